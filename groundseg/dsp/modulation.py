@@ -50,23 +50,23 @@ class ModulationSpec:
 MODULATIONS: Registry[ModulationSpec] = Registry("modulation")
 
 
-def _add(name, description, **params):
+def _add(name, family, description, **params):
     key = name.lower()
     MODULATIONS.add(name, ModulationSpec(
         name=name,
         description=description,
-        demodulator=f"groundseg.blocks.demod:{key}_demodulator",
-        modulator=f"groundseg.dsp.modulators:{key}_modulate",
+        demodulator=f"groundseg.blocks.{family}_demod:{key}_demodulator",
+        modulator=f"groundseg.dsp.{family}_mod:{key}_modulate",
         params=params,
     ))
 
 
-_add("FSK", "2-FSK: from FM receiver audio (baseband NRZ) or complex IQ", deviation_hz=None)
-_add("GFSK", "Gaussian-filtered 2-FSK (BT 0.5 unless given), demodulated as FSK",
+_add("FSK", "fsk", "2-FSK: from FM receiver audio (baseband NRZ) or complex IQ", deviation_hz=None)
+_add("GFSK", "fsk", "Gaussian-filtered 2-FSK (BT 0.5 unless given), demodulated as FSK",
      deviation_hz=None, bt=0.5)
-_add("AFSK", "audio FSK: two tones (carrier +/- deviation) on an FM channel; "
+_add("AFSK", "afsk", "audio FSK: two tones (carrier +/- deviation) on an FM channel; "
      "negative deviation swaps the tones", af_carrier_hz=1700, deviation_hz=500)
-_add("BPSK", "coherent BPSK: from SSB audio (carrier near 1500 Hz or 12 kHz) or IQ",
+_add("BPSK", "psk", "coherent BPSK: from SSB audio (carrier near 1500 Hz or 12 kHz) or IQ",
      af_carrier_hz=None)
-_add("DBPSK", "differentially decoded BPSK (soft symbols are phase changes)",
+_add("DBPSK", "psk", "differentially decoded BPSK (soft symbols are phase changes)",
      af_carrier_hz=None)
