@@ -1,0 +1,99 @@
+"""Clocks: the scheduler asks a ``Clock`` for the time and sleeps on it.
+
+``RealClock`` is the system clock. ``SimClock`` is simulated time: with
+``speed=None`` a ``sleep_until`` jumps straight to its target (tests, dry
+runs of a whole day in milliseconds); with ``speed=k`` simulated time runs
+k times faster than the wall clock (demos). Times are UTC Unix seconds.
+
+``sleep_until`` returns True when the target time was reached and False when
+``cancel`` (a ``threading.Event``) was set first, so a sleeping executor can
+be woken for shutdown or a replan.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Protocol, runtime_checkable
+
+from ..errors import InputError
+
+_MAX_WAIT_S = 1.0  # re-check the wall clock at least this often (it may be stepped)
+
+
+@runtime_checkable
+class Clock(Protocol):
+    def now(self) -> float: ...
+
+    def sleep_until(self, t_unix_s: float, cancel: threading.Event | None = None) -> bool: ...
+
+
+class RealClock:
+    def now(self) -> float:
+        return time.time()
+
+    def sleep_until(self, t_unix_s: float, cancel: threading.Event | None = None) -> bool:
+        ev = cancel or threading.Event()
+        while True:
+            left = t_unix_s - time.time()
+            if left <= 0:
+                return True
+            if ev.wait(min(left, _MAX_WAIT_S)):
+                return False
+
+
+class SimClock:
+    """Simulated time starting at ``start_unix_s``; instant (``speed=None``) or ``speed`` x real time."""
+
+    def __init__(self, start_unix_s: float, speed: float | None = None):
+        if speed is not None and not speed > 0:
+            raise InputError(f"clock speed {speed!r} must be > 0")
+        self.speed = speed
+        self._lock = threading.Condition()
+        self._base_sim = float(start_unix_s)
+        self._base_wall = time.monotonic()
+
+    def now(self) -> float:
+        with self._lock:
+            return self._now_locked()
+
+    def _now_locked(self) -> float:
+        if self.speed is None:
+            return self._base_sim
+        return self._base_sim + (time.monotonic() - self._base_wall) * self.speed
+
+    def advance(self, dt_s: float) -> float:
+        """Move simulated time forward by ``dt_s`` (waking sleepers); returns the new time."""
+        if dt_s < 0:
+            raise InputError("a clock does not run backwards")
+        with self._lock:
+            self._base_sim = self._now_locked() + dt_s
+            self._base_wall = time.monotonic()
+            self._lock.notify_all()
+            return self._base_sim
+
+    def set(self, t_unix_s: float) -> None:
+        with self._lock:
+            now = self._now_locked()
+            if t_unix_s < now:
+                raise InputError("a clock does not run backwards")
+            self._base_sim, self._base_wall = float(t_unix_s), time.monotonic()
+            self._lock.notify_all()
+
+    def sleep_until(self, t_unix_s: float, cancel: threading.Event | None = None) -> bool:
+        if cancel is not None and cancel.is_set():
+            return False
+        if self.speed is None:
+            with self._lock:
+                if t_unix_s > self._base_sim:
+                    self._base_sim = float(t_unix_s)
+                    self._lock.notify_all()
+            return True
+        while True:
+            with self._lock:
+                left = t_unix_s - self._now_locked()
+                if left <= 0:
+                    return True
+                # Wake early enough for advance()/set() and for cancel checks.
+                self._lock.wait(min(left / self.speed, 0.05))
+            if cancel is not None and cancel.is_set():
+                return False
