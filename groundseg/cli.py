@@ -160,6 +160,8 @@ def _add_demo(sub) -> None:
 
 
 COMMANDS.append(_add_demo)
+COMMANDS.append(lambda sub: __import__("firmware_bridge.cli", fromlist=["x"]).add_rotator_command(sub))
+COMMANDS.append(lambda sub: (__import__("groundseg.schedule.cli", fromlist=["x"]).add(sub), __import__("groundseg.config", fromlist=["x"]).add_cli(sub)))
 
 
 def main(argv: list[str] | None = None) -> int:
