@@ -56,20 +56,47 @@ class SyncDeframer(Deframer):
       when more are needed to tell, 0 to reject the candidate.
     * ``decode_frame(soft, start_symbol)``: soft symbols after the sync (len as
       announced), polarity undone; return a ``Frame`` (or a list) or None.
-      ``end_symbol`` is filled in by the base class.
+      ``end_symbol`` is filled in by the base class: the end of the announced
+      length, or, when the subclass set ``end_symbol`` to a positive number
+      (a frame shorter than announced, e.g. one of several length
+      candidates), that many symbols after the sync.
+    * ``sync_errors``, ``sync_inverted``: set by the base class while
+      ``decode_frame`` runs: the bit errors (hard decisions) of this
+      candidate's sync word, and whether it was found inverted.
+    * ``expect(start, inverted)`` (to call from ``decode_frame``): flywheel,
+      decode a candidate at ``start`` (the symbol after where the next sync
+      word should end) even if the sync word is not found there; while it is
+      decoded ``flywheel`` is True and ``sync_errors`` counts the errors of
+      whatever stands in the sync word's place.
+    * ``decode_short_at_end``: when True, a candidate still waiting for
+      symbols at ``flush`` is passed to ``decode_frame`` with what there is
+      (for frames whose announced length is only an upper bound).
     """
 
     sync_bits: np.ndarray = np.zeros(0, np.uint8)
     max_sync_errors: int = 3
     allow_inverted: bool = True
     max_frame_symbols: int = 0
+    decode_short_at_end: bool = False
+    sync_errors: int = 0
+    sync_inverted: bool = False
+    flywheel: bool = False
 
     def __init__(self) -> None:
         self._sync_pm = (2.0 * self.sync_bits.astype(np.float32) - 1.0)
         self._buf = np.zeros(0, np.float32)
         self._buf_start = 0          # absolute index of _buf[0]
         self._searched = 0           # absolute index up to which sync starts were searched
-        self._pending: list[tuple[int, bool]] = []   # (absolute index after the sync, inverted)
+        # (absolute index after the sync, inverted, sync word bit errors)
+        self._pending: list[tuple[int, bool, int]] = []
+        self._expected: list[tuple[int, bool]] = []   # flywheel candidates asked for
+        self._flywheel_starts: set[int] = set()
+        self._decided: list[int] = []                 # recent candidate starts already decoded
+
+    def expect(self, start: int, inverted: bool | None = None) -> None:
+        """Flywheel: also decode a candidate at ``start`` (see the class docstring)."""
+        inv = self.sync_inverted if inverted is None else bool(inverted)
+        self._expected.append((int(start), inv))
 
     # -- to override ------------------------------------------------------
     def frame_symbols(self, head: np.ndarray) -> int | None:
@@ -98,43 +125,24 @@ class SyncDeframer(Deframer):
         if len(seg) >= n_sync:
             hard = np.where(seg > 0, 1.0, -1.0).astype(np.float32)
             idx, inv = sync_hits(hard, self._sync_pm, self.max_sync_errors, self.allow_inverted)
+            if len(idx):
+                corr = np.lib.stride_tricks.sliding_window_view(hard, n_sync)[idx] @ self._sync_pm
+                errs = ((n_sync - np.abs(corr)) // 2).astype(int)
+            else:
+                errs = np.zeros(0, int)
             base = self._searched
-            for i, v in zip(idx.tolist(), inv.tolist()):
-                if v and not self.allow_inverted:
+            queued = {c[0] for c in self._pending} if self._flywheel_starts else set()
+            for i, v, e in zip(idx.tolist(), inv.tolist(), errs.tolist()):
+                if (v and not self.allow_inverted) or base + i + n_sync in queued:
                     continue
-                self._pending.append((base + i + n_sync, bool(v)))
+                self._pending.append((base + i + n_sync, bool(v), int(e)))
             self._searched = buf_end - n_sync + 1
         keep_from = self._searched
-        still: list[tuple[int, bool]] = []
-        for start, inv in self._pending:
-            avail = buf_end - start
-            head = self._buf[start - self._buf_start:]
-            if inv:
-                head = -head
-            need = self.frame_symbols(head)
-            if need is None:
-                if final:
-                    continue
-                still.append((start, inv))
-                keep_from = min(keep_from, start)
-                continue
-            if need <= 0:
-                continue
-            if avail < need:
-                if not final:
-                    still.append((start, inv))
-                    keep_from = min(keep_from, start)
-                continue
-            block = head[:need]
-            try:
-                res = self.decode_frame(np.ascontiguousarray(block), start)
-            except (ValueError, IndexError, OverflowError):
-                # a malformed candidate is just not a frame
-                res = None
-            for fr in ([] if res is None else res if isinstance(res, list) else [res]):
-                fr.end_symbol = start + need
-                fr.inverted = fr.inverted or inv
-                out.append(fr)
+        still: list[tuple[int, bool, int]] = []
+        todo = self._pending
+        while todo:
+            keep_from = self._decode_pending(todo, still, out, keep_from, final, buf_end)
+            todo = self._take_expected(still, buf_end)
         self._pending = still
         # trim the buffer: keep what pending frames and the next search need
         keep_from = min(keep_from, max(self._buf_start, buf_end - n_sync + 1))
@@ -143,6 +151,72 @@ class SyncDeframer(Deframer):
             self._buf = self._buf[cut:]
             self._buf_start = keep_from
         return out
+
+    def _take_expected(self, still, buf_end: int) -> list[tuple[int, bool, int]]:
+        """Flywheel candidates not already found by correlation or decoded."""
+        n_sync = len(self.sync_bits)
+        new = []
+        known = set(self._decided) | {c[0] for c in still}
+        for start, inv in self._expected:
+            if start in known or start - n_sync < self._buf_start:
+                continue
+            known.add(start)
+            self._flywheel_starts.add(start)
+            new.append((start, inv, n_sync))
+        self._expected = []
+        if len(self._flywheel_starts) > 64:      # forget the ones dropped without decoding
+            self._flywheel_starts = {st for st in self._flywheel_starts
+                                     if st - n_sync >= self._buf_start}
+        return new
+
+    def _decode_pending(self, todo, still, out, keep_from: int, final: bool, buf_end: int) -> int:
+        n_sync = len(self.sync_bits)
+        for start, inv, errs in todo:
+            # a flywheel candidate keeps its sync word's place in the buffer
+            keep = start - n_sync if start in self._flywheel_starts else start
+            avail = buf_end - start
+            head = self._buf[start - self._buf_start:]
+            if inv:
+                head = -head
+            need = self.frame_symbols(head)
+            if need is None:
+                if final:
+                    continue
+                still.append((start, inv, errs))
+                keep_from = min(keep_from, keep)
+                continue
+            if need <= 0:
+                continue
+            if avail < need:
+                if not final:
+                    still.append((start, inv, errs))
+                    keep_from = min(keep_from, keep)
+                    continue
+                if not self.decode_short_at_end or avail <= 0:
+                    continue
+                need = avail
+            block = head[:need]
+            self.flywheel = start in self._flywheel_starts
+            if self.flywheel:
+                self._flywheel_starts.discard(start)
+                seg = self._buf[max(0, keep - self._buf_start):start - self._buf_start]
+                if len(seg) == n_sync:
+                    corr = float(np.where(seg > 0, 1.0, -1.0).astype(np.float32) @ self._sync_pm)
+                    errs = int((n_sync + corr) // 2 if inv else (n_sync - corr) // 2)
+            self.sync_errors = errs
+            self.sync_inverted = inv
+            self._decided = (self._decided + [start])[-64:]
+            try:
+                res = self.decode_frame(np.ascontiguousarray(block), start)
+            except (ValueError, IndexError, OverflowError):
+                # a malformed candidate is just not a frame
+                res = None
+            for fr in ([] if res is None else res if isinstance(res, list) else [res]):
+                used = int(fr.end_symbol) if 0 < fr.end_symbol <= need else need
+                fr.end_symbol = start + used
+                fr.inverted = fr.inverted or inv
+                out.append(fr)
+        return keep_from
 
 
 def hard_bits(soft: np.ndarray) -> np.ndarray:
