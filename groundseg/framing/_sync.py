@@ -63,11 +63,13 @@ class SyncDeframer(Deframer):
     * ``sync_errors``, ``sync_inverted``: set by the base class while
       ``decode_frame`` runs: the bit errors (hard decisions) of this
       candidate's sync word, and whether it was found inverted.
-    * ``expect(start, inverted)`` (to call from ``decode_frame``): flywheel,
-      decode a candidate at ``start`` (the symbol after where the next sync
-      word should end) even if the sync word is not found there; while it is
-      decoded ``flywheel`` is True and ``sync_errors`` counts the errors of
-      whatever stands in the sync word's place.
+    * ``expect(start, inverted=None)`` (to call from ``decode_frame``):
+      flywheel, decode a candidate at ``start`` (the symbol after where the
+      next sync word should end; polarity: the current candidate's unless
+      given) even if the sync word is not found there. While it is decoded
+      ``flywheel`` is True (unless the sync word was found there after all)
+      and ``sync_errors`` counts the errors of whatever stands in the sync
+      word's place. Frames come out in the order of their ends.
     * ``decode_short_at_end``: when True, a candidate still waiting for
       symbols at ``flush`` is passed to ``decode_frame`` with what there is
       (for frames whose announced length is only an upper bound).
@@ -131,11 +133,16 @@ class SyncDeframer(Deframer):
             else:
                 errs = np.zeros(0, int)
             base = self._searched
-            queued = {c[0] for c in self._pending} if self._flywheel_starts else set()
             for i, v, e in zip(idx.tolist(), inv.tolist(), errs.tolist()):
-                if (v and not self.allow_inverted) or base + i + n_sync in queued:
+                if v and not self.allow_inverted:
                     continue
-                self._pending.append((base + i + n_sync, bool(v), int(e)))
+                start = base + i + n_sync
+                if start in self._flywheel_starts and (start, bool(v)) in \
+                        {(c[0], c[1]) for c in self._pending}:
+                    # the sync word is there after all: not a flywheel candidate any more
+                    self._flywheel_starts.discard(start)
+                    self._pending = [c for c in self._pending if c[0] != start]
+                self._pending.append((start, bool(v), int(e)))
             self._searched = buf_end - n_sync + 1
         keep_from = self._searched
         still: list[tuple[int, bool, int]] = []
@@ -144,6 +151,7 @@ class SyncDeframer(Deframer):
             keep_from = self._decode_pending(todo, still, out, keep_from, final, buf_end)
             todo = self._take_expected(still, buf_end)
         self._pending = still
+        out.sort(key=lambda f: f.end_symbol)
         # trim the buffer: keep what pending frames and the next search need
         keep_from = min(keep_from, max(self._buf_start, buf_end - n_sync + 1))
         cut = keep_from - self._buf_start
