@@ -78,8 +78,8 @@ def adhoc_chain(modulation: str, baud: float, framing: str, deviation_hz=None,
 
 def decode(source_spec: SourceSpec, chains, *, on_frame: Callable[[dict], None] | None = None,
            keep_invalid: bool = False, progress: Callable[[float, float | None], None] | None = None,
-           ) -> DecodeResult:
-    """Run the receive flowgraph over a file source until it ends."""
+           stop: threading.Event | None = None) -> DecodeResult:
+    """Run the receive flowgraph over a file source until it ends (or ``stop`` is set)."""
     from flowgraphs.receive import ReceiveFlowgraph
     from .blocks.frame_collector import FrameCollector
 
@@ -99,15 +99,21 @@ def decode(source_spec: SourceSpec, chains, *, on_frame: Callable[[dict], None] 
     t0 = time.perf_counter()
     tb.start()
     try:
-        if progress is None:
+        if progress is None and stop is None:
             tb.wait()
         else:
             done = threading.Event()
             waiter = threading.Thread(target=lambda: (tb.wait(), done.set()), daemon=True)
             waiter.start()
             while not done.wait(0.2):
-                progress(tb.progress_s(), src.seconds)
-            progress(src.seconds or tb.progress_s(), src.seconds)
+                if stop is not None and stop.is_set():
+                    tb.stop()
+                    tb.wait()
+                    break
+                if progress:
+                    progress(tb.progress_s(), src.seconds)
+            if progress and not (stop is not None and stop.is_set()):
+                progress(src.seconds or tb.progress_s(), src.seconds)
     except KeyboardInterrupt:
         tb.stop()
         tb.wait()

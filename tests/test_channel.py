@@ -12,8 +12,10 @@ def test_awgn_gives_the_requested_ebn0(rng, complex_):
     for ebn0 in (0.0, 6.0, 12.0):
         y = channel.awgn(x, ebn0, fs, baud, rng)
         noise = y - x
-        n0 = np.mean(np.abs(noise) ** 2) / fs * (1 if complex_ else 2)
-        eb = 1.0 * fs / baud
+        # per-dimension variance, N0 = 2 sigma^2 (independent of the formula under test)
+        var = np.var(noise.real) if not complex_ else (np.var(noise.real) + np.var(noise.imag)) / 2
+        n0 = 2 * var
+        eb = 1.0 * fs / baud          # unit power for fs/baud samples per bit
         measured = 10 * np.log10(eb / n0)
         assert abs(measured - ebn0) < 0.1
 
@@ -28,3 +30,17 @@ def test_freq_shift_moves_a_tone(rng):
     z = channel.freq_shift(x, ramp, fs)
     inst = np.angle(z[1:] * np.conj(z[:-1])) * fs / (2 * np.pi)
     assert np.max(np.abs(inst - ramp[1:])) < 0.5
+
+
+def test_bpsk_hard_decisions_follow_theory(rng):
+    """Matched-filter BPSK at the set Eb/N0 has the textbook error rate Q(sqrt(2 Eb/N0))."""
+    from math import erfc, sqrt
+    sps, n = 8, 200_000
+    bits = rng.integers(0, 2, n)
+    x = np.repeat(2.0 * bits - 1.0, sps).astype(np.complex64)
+    for ebn0_db in (2.0, 5.0):
+        y = channel.awgn(x, ebn0_db, 8 * 1200.0, 1200.0, rng)
+        decided = y.real.reshape(n, sps).sum(axis=1) > 0
+        ber = np.mean(decided != bits.astype(bool))
+        theory = 0.5 * erfc(sqrt(10 ** (ebn0_db / 10)))
+        assert abs(ber - theory) < 0.15 * theory

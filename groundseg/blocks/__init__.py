@@ -6,7 +6,8 @@ Contract:
   RTL-SDR, SoapySDR, ZeroMQ stream) into a GNU Radio source block; files are
   checked first and hardware is opened through the same code, failing with a
   one-line ``HardwareError`` when the device is absent.
-* ``demod.py`` builds a demodulator hier block per modulation: receiver audio
+* ``fsk_demod.py``, ``afsk_demod.py``, ``psk_demod.py`` build the demodulator
+  hier block of each modulation (see ``groundseg.dsp.modulation``): receiver audio
   (float32) or baseband IQ (complex64) in, soft symbols (float32, one per
   channel symbol, > 0 for a 1) out. Demodulators may tag the soft-symbol
   stream with ``snr_db`` and ``freq_offset_hz`` (float pmt values).

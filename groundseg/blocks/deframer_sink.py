@@ -55,15 +55,25 @@ class deframer_sink(gr.sync_block):
     def work(self, input_items, output_items):
         x = input_items[0]
         n = len(x)
+        tags = []
         for tag in self.get_tags_in_window(0, 0, n):
             key = pmt.symbol_to_string(tag.key)
             if key in ("snr_db", "freq_offset_hz"):
                 try:
-                    self._tagvals[key] = round(float(pmt.to_double(tag.value)), 2)
+                    tags.append((tag.offset, key, round(float(pmt.to_double(tag.value)), 2)))
                 except Exception:  # a tag of the wrong type is not ours: ignore it
                     pass
-        for fr in self.deframer.process(x):
+        frames = self.deframer.process(x)
+        # Each frame gets the latest estimate at or before its end (not a later one).
+        tags.sort()
+        i = 0
+        for fr in sorted(frames, key=lambda f: f.end_symbol):
+            while i < len(tags) and tags[i][0] <= fr.end_symbol:
+                self._tagvals[tags[i][1]] = tags[i][2]
+                i += 1
             self._publish(fr)
+        for _, key, val in tags[i:]:
+            self._tagvals[key] = val
         return n
 
     def stop(self):

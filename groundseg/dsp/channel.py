@@ -1,8 +1,9 @@
 """Channel simulation for tests, benchmarks and the pass simulator (numpy).
 
 Noise is set by Eb/N0 for the signal as given: the signal's mean power over
-its non-silent part is taken as Es = Eb (binary modulations) spread over
-``samp_rate_sps / baud`` samples per bit.
+its non-silent part, times ``samp_rate_sps / baud`` samples per symbol, is the
+symbol energy Es (= Eb for binary modulations); N0 is twice the per-dimension
+noise variance per sample.
 """
 from __future__ import annotations
 
@@ -19,15 +20,14 @@ def noise_sigma(x: np.ndarray, ebn0_db: float, samp_rate_sps: float, baud: float
                 bits_per_symbol: int = 1) -> float:
     """Per-sample noise standard deviation (per real dimension) for the wanted Eb/N0.
 
-    Complex signals: N0 spreads over the full complex bandwidth ``samp_rate_sps``;
-    real signals over ``samp_rate_sps / 2``.
+    In sample units: a symbol carries Es = P * samp_rate_sps / baud (P the mean
+    signal power per sample) and white noise of per-dimension variance sigma^2
+    has N0 = 2 sigma^2, for complex and real signals alike.
     """
-    es = signal_power(x) * samp_rate_sps / baud          # energy per symbol
+    es = signal_power(x) * samp_rate_sps / baud
     eb = es / bits_per_symbol
     n0 = eb / (10.0 ** (ebn0_db / 10.0))
-    # complex: E|n|^2 = N0 * fs  -> sigma per dimension sqrt(N0 fs / 2)
-    # real: E n^2 = N0/2 * fs ... (two-sided density N0/2 over fs)
-    return float(np.sqrt(n0 * samp_rate_sps / 2.0))
+    return float(np.sqrt(n0 / 2.0))
 
 
 def awgn(x: np.ndarray, ebn0_db: float, samp_rate_sps: float, baud: float,
