@@ -44,3 +44,11 @@ def test_bpsk_hard_decisions_follow_theory(rng):
         ber = np.mean(decided != bits.astype(bool))
         theory = 0.5 * erfc(sqrt(10 ** (ebn0_db / 10)))
         assert abs(ber - theory) < 0.15 * theory
+
+
+def test_signal_power_ignores_silence_not_zero_crossings():
+    t = np.arange(48000)
+    carrier = np.cos(2 * np.pi * 12000 * t / 48000).astype(np.float32)   # 1, 0, -1, 0, ...
+    assert abs(channel.signal_power(carrier) - 0.5) < 1e-3
+    burst = channel.pad(carrier, 48000, 48000)
+    assert abs(channel.signal_power(burst) - 0.5) < 0.01

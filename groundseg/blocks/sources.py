@@ -134,37 +134,21 @@ def read_wav_header(path: str) -> WavInfo:
     raise InputError(f"{path}: WAV file has no data chunk")
 
 
+#: seconds of silence appended to file sources (demodulators look ahead)
+FILE_TAIL_S = 1.0
+
+
 @SOURCES.register("wav")
 def _wav_source(spec: SourceSpec) -> Source:
-    from gnuradio import blocks, gr
+    from .file_source import array_source, wav_reader
 
     info = read_wav_header(spec.path)
     iq = bool(spec.iq)
     if iq and info.channels != 2:
         raise InputError(f"{spec.path}: IQ from WAV needs 2 channels (I, Q), the file has {info.channels}")
-    try:
-        src = blocks.wavfile_source(str(spec.path), False)
-    except RuntimeError as e:
-        raise InputError(f"{spec.path}: cannot read WAV file: {e}") from None
-    if iq:
-        h = gr.hier_block2("wav_iq_source", gr.io_signature(0, 0, 0),
-                           gr.io_signature(1, 1, gr.sizeof_gr_complex))
-        f2c = blocks.float_to_complex(1)
-        h.connect((src, 0), (f2c, 0))
-        h.connect((src, 1), (f2c, 1))
-        h.connect(f2c, h)
-        h._keep = [src, f2c]
-        block = h
-    elif info.channels > 1:
-        h = gr.hier_block2("wav_ch0_source", gr.io_signature(0, 0, 0),
-                           gr.io_signature(1, 1, gr.sizeof_float))
-        h.connect((src, 0), h)
-        for c in range(1, info.channels):
-            h.connect((src, c), blocks.null_sink(gr.sizeof_float))
-        h._keep = [src]
-        block = h
-    else:
-        block = src
+    read = wav_reader(str(spec.path), info.data_offset, info.channels, info.fmt, info.bits,
+                      info.n_frames, 0, iq)
+    block = array_source(read, info.n_frames, iq, int(FILE_TAIL_S * info.samp_rate))
     meta = {"channels": info.channels, "bits": info.bits, "truncated": info.truncated}
     return Source(block, float(info.samp_rate), iq, info.n_frames, meta)
 
@@ -174,30 +158,13 @@ _IQ_TYPES = {  # datatype: (bytes per complex sample)
 }
 
 
-def _iq_file_block(path: str, datatype: str, offset_bytes: int = 0):
-    from gnuradio import blocks, gr
+def _iq_file_block(path: str, datatype: str, n_samples: int, samp_rate_sps: float):
+    from .file_source import array_source, iq_reader
 
     if datatype not in _IQ_TYPES:
         raise InputError(f"{path}: unsupported IQ datatype {datatype!r} (supported: {', '.join(_IQ_TYPES)})")
-    if datatype == "cf32_le":
-        return blocks.file_source(gr.sizeof_gr_complex, str(path), False, offset_bytes, 0)
-    h = gr.hier_block2("iq_file_source", gr.io_signature(0, 0, 0),
-                       gr.io_signature(1, 1, gr.sizeof_gr_complex))
-    if datatype == "ci16_le":
-        src = blocks.file_source(gr.sizeof_short, str(path), False, offset_bytes, 0)
-        conv = blocks.interleaved_short_to_complex(False, False, 32768.0)
-    else:
-        src = blocks.file_source(gr.sizeof_char, str(path), False, offset_bytes, 0)
-        conv = blocks.interleaved_char_to_complex(False, 128.0)
-        if datatype == "cu8":
-            # unsigned: subtract the 127.5 offset after conversion
-            add = blocks.add_const_cc(complex(-127.5 / 128.0, -127.5 / 128.0))
-            h.connect(src, conv, add, h)
-            h._keep = [src, conv, add]
-            return h
-    h.connect(src, conv, h)
-    h._keep = [src, conv]
-    return h
+    return array_source(iq_reader(str(path), datatype, n_samples), n_samples, True,
+                        int(FILE_TAIL_S * samp_rate_sps))
 
 
 @SOURCES.register("iq")
@@ -211,8 +178,8 @@ def _raw_iq_source(spec: SourceSpec) -> Source:
     n = p.stat().st_size // width
     if n == 0:
         raise InputError(f"{spec.path}: IQ file has no samples")
-    return Source(_iq_file_block(str(p), spec.datatype), float(spec.samp_rate_sps), True, n,
-                  {"datatype": spec.datatype})
+    return Source(_iq_file_block(str(p), spec.datatype, n, spec.samp_rate_sps),
+                  float(spec.samp_rate_sps), True, n, {"datatype": spec.datatype})
 
 
 @SOURCES.register("sigmf")
@@ -239,7 +206,7 @@ def _sigmf_source(spec: SourceSpec) -> Source:
         raise InputError(f"{data_path}: SigMF data file has no samples")
     caps = meta.get("captures") or [{}]
     freq = caps[0].get("core:frequency") if isinstance(caps[0], dict) else None
-    return Source(_iq_file_block(str(data_path), datatype), rate, True, n,
+    return Source(_iq_file_block(str(data_path), datatype, n, rate), rate, True, n,
                   {"datatype": datatype, "freq_hz": freq, "sigmf": glob})
 
 

@@ -10,10 +10,20 @@ from __future__ import annotations
 import numpy as np
 
 
-def signal_power(x: np.ndarray) -> float:
-    p = np.abs(x) ** 2
-    active = p[p > 1e-12]
-    return float(active.mean()) if active.size else 0.0
+def signal_power(x: np.ndarray, window: int = 64) -> float:
+    """Mean power per sample over the parts of ``x`` that are not silence.
+
+    Silence is judged on the power averaged over ``window`` samples, so a
+    real carrier that crosses zero (e.g. at fs/4, zero every other sample)
+    still counts as signal.
+    """
+    p = np.abs(np.asarray(x)) ** 2
+    if p.size == 0:
+        return 0.0
+    w = min(window, p.size)
+    smooth = np.convolve(p, np.ones(w) / w, mode="same")
+    active = smooth > 1e-9 * max(float(smooth.max()), 1e-30)
+    return float(p[active].mean()) if active.any() else 0.0
 
 
 def noise_sigma(x: np.ndarray, ebn0_db: float, samp_rate_sps: float, baud: float,
