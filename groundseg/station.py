@@ -1,0 +1,656 @@
+"""The station daemon's core: plan, wait, fly each pass, publish what happens.
+
+``Station(config, clock)`` composes the ``PlanningService`` (element sets,
+tasks, the SQLite store, replanning), the ``PassExecutor`` (one pass at a
+time: flowgraph child, Doppler, rotator, artifacts) and a main loop
+(``run()``): replan every ``replan_interval_s`` and when asked, take the next
+planned pass, wait until its setup time, fly it, repeat. On start it
+recovers from a previous crash: passes that were running are marked
+interrupted (``ScheduleStore.recover_after_restart``) and flowgraph
+processes left behind are killed (``supervisor.reap_orphans``).
+
+Hooks for the control plane and metrics
+---------------------------------------
+* ``station.events``: an ``EventBus``. ``subscribe(fn, topics=None)``
+  returns an unsubscribe function; ``fn(event)`` is called synchronously in
+  the publishing thread (the executor's, the flowgraph reader's or the
+  rotator tracker's), so it must be quick and must not block (queue the
+  event if there is real work); an exception in ``fn`` is counted
+  (``events.errors``) and logged, never propagated. ``Event``: ``topic``,
+  ``t_unix_s`` (station time), ``seq`` (increasing), ``data`` (dict);
+  ``event.to_dict()`` is JSON-ready. Topics (``TOPICS``):
+
+  ``station.state``  {state: starting|idle|waiting|running|stopping|stopped, reason}
+  ``plan``           {plan_rev, added, updated, cancelled, missed, planned}
+  ``pass.state``     {pass_id, state, reason, norad, satellite}
+  ``pass.report``    {pass_id, state, reason, counts, report (path), artifacts, simulation}
+  ``frame``          {pass_id, norad, record (the stored frame record)}
+  ``doppler``        {pass_id, t_unix_s, doppler_hz}  (every correction sent)
+  ``radio``          {pass_id, state: starting|ready|running|restarting|stopped, ...}
+  ``rotator``        {pass_id, rotator, kind: command|failure|parked|stopped, az_deg, el_deg, ...}
+  ``warning``/``error``  {pass_id?, where, message}
+
+* ``station.status()``: a JSON-ready snapshot (state, time, current pass
+  with flowgraph and rotator state, next passes, rotator gates, counters).
+* ``station.counters``: monotonic counters (passes by final state, frames,
+  Doppler updates, rotator commands and failures, flowgraph restarts,
+  event subscriber errors).
+* ``station.planning`` (tasks, blackouts, element sets: each change
+  replans), ``station.store``, ``station.request_replan()``,
+  ``station.abort_pass(reason)``, ``station.stop(reason)``,
+  ``station.gates`` (rotator name -> ``firmware_bridge.gate.ControlGate``:
+  the rotctld server checks it; a pass holds it).
+
+Simulation (``SimOptions``): a ``SimClock`` running ``speed`` times faster
+than the wall clock, jumping over idle time; each pass's IQ synthesised by
+``groundseg.sim`` (or played from a recording) in place of the SDR; every
+configured rotator replaced by its protocol's emulator on a pty, slewing in
+simulated time.
+
+``groundseg station --config FILE [--simulate] [--speed X]``: see ``add_cli``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import logging
+import os
+import pathlib
+import signal
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+from .errors import GroundsegError, InputError
+from .orbit.elements import iso_utc
+from .schedule.clock import Clock, RealClock, SimClock
+from .schedule.executor import ExecutorSettings, PassExecutor, SignalProvider
+from .schedule.lifecycle import PassState
+from .schedule.supervisor import reap_orphans
+
+log = logging.getLogger(__name__)
+
+TOPICS = ("station.state", "plan", "pass.state", "pass.report", "frame", "doppler", "radio", "rotator", "warning",
+          "error")
+
+
+# --- events ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Event:
+    topic: str
+    t_unix_s: float
+    seq: int
+    data: dict
+
+    def to_dict(self) -> dict:
+        return {"topic": self.topic, "t_unix_s": self.t_unix_s, "seq": self.seq, **self.data}
+
+
+class EventBus:
+    """Synchronous publish/subscribe of station events (see the module docstring)."""
+
+    def __init__(self, clock: Clock | None = None):
+        self.clock = clock or RealClock()
+        self._subs: list[tuple[Callable[[Event], None], frozenset[str] | None]] = []
+        self._lock = threading.Lock()
+        self._seq = itertools.count(1)
+        self.errors = 0
+        self.published = 0
+
+    def subscribe(self, fn: Callable[[Event], None], topics: Iterable[str] | None = None) -> Callable[[], None]:
+        want = None
+        if topics is not None:
+            want = frozenset(topics)
+            unknown = sorted(want - set(TOPICS))
+            if unknown:
+                raise InputError(f"unknown event topic(s) {', '.join(unknown)} (topics: {', '.join(TOPICS)})")
+        entry = (fn, want)
+        with self._lock:
+            self._subs.append(entry)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if entry in self._subs:
+                    self._subs.remove(entry)
+        return unsubscribe
+
+    def publish(self, topic: str, **data: Any) -> Event:
+        if topic not in TOPICS:
+            raise InputError(f"unknown event topic {topic!r}")
+        ev = Event(topic, self.clock.now(), next(self._seq), data)
+        with self._lock:
+            subs = list(self._subs)
+            self.published += 1
+        for fn, want in subs:
+            if want is not None and topic not in want:
+                continue
+            try:
+                fn(ev)
+            except Exception:  # noqa: BLE001 - a subscriber bug never reaches the publisher
+                self.errors += 1
+                log.exception("event subscriber failed on %s", topic)
+        return ev
+
+
+# --- simulation options ------------------------------------------------------------------------
+
+@dataclass
+class SimOptions:
+    speed: float = 20.0                 # simulated seconds per wall second
+    skip_idle: bool = True              # jump the clock over the time between passes
+    emulate_rotators: bool = True       # rotators on pty emulators slewing in simulated time
+    only_simulatable: bool = True       # cancel passes whose framing the simulator cannot build
+    settings: Any = None                # groundseg.sim.SimSettings (default one)
+    recording: str | None = None        # play this recording instead of synthesising
+    recording_samp_rate_sps: float | None = None
+    keep_signals: bool = False          # keep the synthesised IQ files
+    rotator_az_rate_dps: float = 6.0
+    rotator_el_rate_dps: float = 6.0
+    drain_timeout_s: float = 120.0      # wall seconds the flowgraph may take to catch up at the end
+
+
+# --- the station ---------------------------------------------------------------------------------
+
+class Station:
+    def __init__(self, config, clock: Clock | None = None, *, catalog=None, simulate: SimOptions | None = None,
+                 signals: SignalProvider | None = None, rotator_factory: Callable[[str], Any] | None = None,
+                 settings: ExecutorSettings | None = None, events: EventBus | None = None,
+                 workdir: str | os.PathLike | None = None, replan_interval_s: float = 3600.0):
+        from .schedule.service import PlanningService
+
+        self.config = config
+        self.sim = simulate
+        self.clock = clock or (SimClock(time.time(), simulate.speed) if simulate else RealClock())
+        self.events = events or EventBus(self.clock)
+        self.state = "starting"
+        self.replan_interval_s = float(replan_interval_s)
+        self.counters: dict[str, int] = {"passes_completed": 0, "passes_failed": 0, "passes_interrupted": 0,
+                                         "passes_cancelled": 0, "frames": 0, "doppler_sent": 0,
+                                         "rotator_commands": 0, "rotator_failures": 0, "flowgraph_restarts": 0}
+        self._counter_lock = threading.Lock()
+        self.planning = PlanningService(config, catalog=catalog, clock=self.clock)
+        self.store = self.planning.store
+        self.catalog = self.planning.catalog
+        self.gates: dict[str, Any] = {}
+        self._emulators: list[Any] = []
+        self._workdir = pathlib.Path(workdir) if workdir else config.state_dir / "sim"
+        if simulate is not None:
+            # Decoding may run behind simulated time: give the flowgraph time to catch up at the end.
+            base = settings or config.section("executor") or ExecutorSettings()
+            settings = dataclasses.replace(base, stop_timeout_s=max(base.stop_timeout_s, simulate.drain_timeout_s))
+            signals = signals or self._sim_signals(simulate)
+            if simulate.emulate_rotators and rotator_factory is None:
+                rotator_factory = self._start_emulators(simulate)
+        self.executor = PassExecutor(config, self.store, self.planning.tles, self.catalog, self.clock,
+                                     settings=settings, signals=signals, publish=self._publish,
+                                     rotator_factory=rotator_factory, gates=self.gates)
+        for r in config.rotators or ():
+            from firmware_bridge.gate import ControlGate
+
+            self.gates.setdefault(r.name, ControlGate())
+        self._stop = threading.Event()     # ends the loop and the running pass
+        self._wake = threading.Event()     # wakes an idle wait (replan, stop)
+        self._replan = threading.Event()
+        self._next_replan = 0.0
+        self._started = False
+        self.stop_reason = ""
+        self.flown: list[Any] = []
+
+    # --- composition helpers --------------------------------------------------------------
+
+    def _sim_signals(self, opts: SimOptions):
+        from .sim.provider import RecordedSignal, SimulatedSignals
+
+        if opts.recording:
+            return RecordedSignal(opts.recording, opts.recording_samp_rate_sps)
+        self._workdir.mkdir(parents=True, exist_ok=True)
+        return SimulatedSignals(self._workdir, opts.settings, keep=opts.keep_signals)
+
+    def _start_emulators(self, opts: SimOptions) -> Callable[[str], Any]:
+        """A pty emulator per configured rotator (its protocol's; GS-232B for rotctld), in simulated time."""
+        from firmware_bridge import open_rotator
+        from firmware_bridge.emulators import start_emulator
+        from firmware_bridge.emulators.rotator_model import RotatorModel
+        from firmware_bridge.factory import rotator_from_config
+
+        configs: dict[str, dict] = {}
+        for r in self.config.rotators or ():
+            cfg = dict(r.bridge_config())
+            if cfg["protocol"] == "rotctld":  # no rotctld emulator: a GS-232B with the same limits
+                cfg["protocol"] = "gs232b"
+                cfg.pop("host", None)
+                cfg.pop("tcp_port", None)
+            cfg["device"] = "/dev/null"  # placeholder: the probe only reads limits and park
+            probe = rotator_from_config(cfg)
+            model = RotatorModel(az_deg=probe.park_position.az_deg, el_deg=probe.park_position.el_deg,
+                                 limits=probe.limits, az_rate_dps=opts.rotator_az_rate_dps,
+                                 el_rate_dps=opts.rotator_el_rate_dps, clock=self.clock.now)
+            probe.close()
+            proto = cfg["protocol"]
+            emu = start_emulator(proto, model=model)
+            self._emulators.append(emu)
+            cfg["device"] = emu.path
+            configs[r.name] = cfg
+        self.emulators = {name: emu for name, emu in zip(configs, self._emulators)}
+
+        def factory(name: str):
+            if name not in configs:
+                raise InputError(f"no rotator named {name!r} in the configuration")
+            return open_rotator(configs[name])
+        return factory
+
+    def _publish(self, topic: str, **data) -> None:
+        self._count(topic, data)
+        self.events.publish(topic, **data)
+
+    def _count(self, topic: str, data: dict) -> None:
+        with self._counter_lock:
+            c = self.counters
+            if topic == "frame":
+                c["frames"] += 1
+            elif topic == "doppler":
+                c["doppler_sent"] += 1
+            elif topic == "rotator":
+                if data.get("kind") == "command":
+                    c["rotator_commands"] += 1
+                elif data.get("kind") == "failure":
+                    c["rotator_failures"] += 1
+            elif topic == "radio" and data.get("state") == "restarting":
+                c["flowgraph_restarts"] += 1
+            elif topic == "pass.state" and data.get("state") in ("completed", "failed", "interrupted",
+                                                                  "cancelled"):
+                c[f"passes_{data['state']}"] += 1
+
+    def _set_state(self, state: str, reason: str = "") -> None:
+        if state != self.state:
+            self.state = state
+            self.events.publish("station.state", state=state, reason=reason)
+
+    # --- control ---------------------------------------------------------------------------------
+
+    def start(self) -> dict:
+        """Recover after a crash, load element sets and tasks, plan. Called by ``run`` if needed."""
+        if self._started:
+            return {}
+        self._started = True
+        self.events.publish("station.state", state="starting", reason="")
+        orphans = reap_orphans(self.config.state_dir / "run")
+        for o in orphans:
+            if o.get("killed"):
+                self._publish("warning", where="station", pass_id=o.get("pass_id"),
+                              message=f"killed flowgraph process {o['pid']} left by a previous run")
+        res = self.planning.start()
+        for pid, st in res["recovered"].items():
+            self._publish("pass.state", pass_id=pid, state=st, reason="recovered after a restart",
+                          norad=None, satellite=None)
+        self._after_replan(res["replan"])
+        return res
+
+    def request_replan(self) -> None:
+        self._replan.set()
+        self._wake.set()
+
+    def abort_pass(self, reason: str) -> bool:
+        """End the running pass as interrupted with ``reason``; False when no pass runs."""
+        return self.executor.abort(reason)
+
+    def stop(self, reason: str = "station stopping") -> None:
+        self.stop_reason = reason
+        self._set_state("stopping", reason)
+        self.executor.abort(reason)
+        self._stop.set()
+        self._wake.set()
+
+    def close(self) -> None:
+        for emu in self._emulators:
+            try:
+                emu.stop()
+            except Exception:  # noqa: BLE001
+                log.exception("stopping an emulator")
+        self._emulators.clear()
+        self.executor.close()
+        self.store.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # --- status ----------------------------------------------------------------------------------
+
+    def next_passes(self, limit: int = 5):
+        return self.store.next_passes(self.clock.now(), limit)
+
+    def status(self) -> dict:
+        now = self.clock.now()
+        return {
+            "station": self.config.station.name, "state": self.state, "time_unix_s": now, "time": iso_utc(now),
+            "simulated": self.sim is not None,
+            "speed": getattr(self.clock, "speed", None) if self.sim is not None else 1.0,
+            "current_pass": self.executor.status(),
+            "next_passes": [p.to_dict() for p in self.next_passes(5)],
+            "rotators": {name: {"held_by": g.owner} for name, g in self.gates.items()},
+            "plan_rev": self.store.plan_rev,
+            "counters": dict(self.counters), "event_errors": self.events.errors,
+        }
+
+    # --- the loop -------------------------------------------------------------------------------
+
+    def _after_replan(self, result) -> None:
+        d = result.diff
+        self._next_replan = self.clock.now() + self.replan_interval_s
+        planned = self.store.next_passes(self.clock.now(), 1000)
+        self.events.publish("plan", plan_rev=d.plan_rev, added=d.added, updated=d.updated, cancelled=d.cancelled,
+                            missed=d.missed, planned=len(planned),
+                            next=[p.to_dict() for p in planned[:3]])
+
+    def replan(self) -> None:
+        self._replan.clear()
+        self._after_replan(self.planning.replan())
+
+    def _simulatable(self, rec) -> str | None:
+        """Why the simulator cannot build this pass's signal, or None."""
+        from .sim.signal import make_framer
+
+        try:
+            _, tx = self.executor.transmitter(rec)
+        except GroundsegError as e:
+            return str(e)
+        if make_framer(tx) is None:
+            return f"no framer for {tx.framing!r}: the simulator cannot build {tx.name}"
+        return None
+
+    def _next_pass(self, now: float):
+        for rec in self.store.next_passes(now, 50):
+            if self.sim is not None and self.sim.only_simulatable and not self.sim.recording:
+                why = self._simulatable(rec)
+                if why is not None:
+                    try:
+                        self.store.transition(rec.pass_id, PassState.CANCELLED, now, f"simulation: {why}")
+                        self._publish("pass.state", pass_id=rec.pass_id, state="cancelled",
+                                      reason=f"simulation: {why}", norad=rec.norad, satellite=None)
+                    except GroundsegError as e:
+                        log.warning("cannot cancel %s: %s", rec.pass_id, e)
+                    continue
+            return rec
+        return None
+
+    def _fail_if_open(self, pass_id: str, reason: str) -> None:
+        try:
+            rec = self.store.get_pass(pass_id)
+            if rec.state not in (PassState.COMPLETED, PassState.FAILED, PassState.CANCELLED,
+                                 PassState.INTERRUPTED):
+                self.store.transition(pass_id, PassState.FAILED, self.clock.now(), reason)
+        except Exception:  # noqa: BLE001
+            log.exception("pass %s: cannot mark it failed", pass_id)
+
+    def _idle_until(self, t: float) -> None:
+        """Wait for station time ``t`` (a simulation jumps), or until woken."""
+        now = self.clock.now()
+        if t <= now:
+            return
+        if self.sim is not None and self.sim.skip_idle and isinstance(self.clock, SimClock):
+            self.clock.set(t)
+            return
+        self._wake.clear()
+        if self._stop.is_set() or self._replan.is_set():
+            return
+        self.clock.sleep_until(t, cancel=self._wake)
+
+    def run(self, max_passes: int | None = None, until_unix_s: float | None = None,
+            max_idle_s: float = 7 * 86400.0) -> list:
+        """Fly planned passes until stopped, ``max_passes`` flown, or station time ``until_unix_s``.
+
+        A simulation with nothing planned within ``max_idle_s`` returns.
+        """
+        self.start()
+        setup_s = self.config.planner.setup_s
+        idle_since = None
+        try:
+            while not self._stop.is_set():
+                now = self.clock.now()
+                if until_unix_s is not None and now >= until_unix_s:
+                    break
+                if self._replan.is_set() or now >= self._next_replan:
+                    try:
+                        self.replan()
+                    except Exception as e:  # noqa: BLE001 - keep flying the plan we have
+                        log.exception("replanning failed")
+                        self._replan.clear()
+                        self._next_replan = now + min(self.replan_interval_s, 300.0)
+                        self._publish("error", where="planner", message=f"replanning failed: {e}")
+                rec = self._next_pass(now)
+                if rec is None:
+                    self._set_state("idle", "nothing planned")
+                    idle_since = idle_since if idle_since is not None else now
+                    if self.sim is not None and now - idle_since >= max_idle_s:
+                        break
+                    t = self._next_replan if until_unix_s is None else min(self._next_replan, until_unix_s)
+                    self._idle_until(t)
+                    continue
+                idle_since = None
+                t_begin = rec.start_unix_s - setup_s
+                if until_unix_s is not None and t_begin >= until_unix_s:
+                    self._idle_until(until_unix_s)
+                    continue
+                if t_begin > now:
+                    self._set_state("waiting", f"next pass {rec.pass_id} at {iso_utc(rec.start_unix_s)}")
+                    if self.sim is not None:
+                        try:  # synthesise the signal before jumping to the pass
+                            self.executor.prepare_signal(rec)
+                        except Exception as e:  # noqa: BLE001 - the pass itself will fail with the reason
+                            self._publish("error", pass_id=rec.pass_id, where="simulation",
+                                          message=f"preparing the signal: {e}")
+                    self._idle_until(min(t_begin, self._next_replan))
+                    continue
+                self._set_state("running", rec.pass_id)
+                try:
+                    report = self.executor.run(rec, cancel=self._stop)
+                except Exception as e:  # noqa: BLE001 - the executor ends its passes itself; this is a bug
+                    log.exception("pass %s: executor error", rec.pass_id)
+                    self._publish("error", pass_id=rec.pass_id, where="executor", message=str(e))
+                    self._fail_if_open(rec.pass_id, f"internal error: {e}")
+                    continue
+                self.flown.append(report)
+                if max_passes is not None and len(self.flown) >= max_passes:
+                    break
+        finally:
+            self._set_state("stopped", self.stop_reason)
+        return self.flown
+
+
+# --- `groundseg station` ------------------------------------------------------------------------------
+
+def add_cli(sub) -> None:
+    p = sub.add_parser("station", help="run the station: plan and fly passes (or simulate them)",
+                       description="Run the station daemon: plan the configured tasks, fly each pass "
+                                   "(flowgraph, Doppler, rotator), store frames and artifacts. With "
+                                   "--simulate the passes are flown in simulated time against synthetic "
+                                   "signals and emulated rotators.")
+    p.add_argument("--config", required=True, metavar="FILE", help="station configuration (TOML)")
+    p.add_argument("--simulate", action="store_true", help="simulated time, synthetic IQ, emulated rotators")
+    p.add_argument("--speed", type=float, default=None, metavar="X",
+                   help="simulated seconds per wall second (default 20)")
+    p.add_argument("--start", metavar="TIME", help="simulation: start at this UTC time (ISO 8601 or Unix s)")
+    p.add_argument("--passes", type=int, default=None, metavar="N",
+                   help="stop after N passes (simulation default 1; 0 = no limit)")
+    p.add_argument("--workdir", metavar="DIR", help="state and artifacts here instead of the configured "
+                                                    "directories (simulation default: a new temporary one)")
+    p.add_argument("--recording", metavar="FILE", help="simulation: play this IQ recording for every pass")
+    p.add_argument("--sim-samp-rate", type=float, default=48000.0, metavar="SPS",
+                   help="simulation: sample rate of the synthesised IQ (default 48000)")
+    p.add_argument("--catalog", metavar="DIR", help="seeds directory (default: the project's)")
+    p.add_argument("--json", action="store_true", help="print every event as one JSON line")
+    p.set_defaults(func=cmd_station)
+
+
+def _parse_time(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    from .schedule.tasks import _time
+
+    errs: list[str] = []
+    t = _time(text, "--start", errs)
+    if errs:
+        raise InputError(errs[0])
+    return t
+
+
+def with_workdir(config, workdir: pathlib.Path):
+    """The same configuration with state and artifacts under ``workdir``."""
+    st = dataclasses.replace(config.storage, state_dir=workdir / "state", artifacts_dir=workdir / "passes")
+    return type(config)(config.path, {**config.sections, "storage": st})
+
+
+def _frame_summary(rec: dict) -> str:
+    ax = rec.get("ax25")
+    data = bytes.fromhex(rec.get("hex", ""))
+    if isinstance(ax, dict):
+        info = rec.get("info") or ax.get("info")
+        if info is None:
+            info = data[16:].decode("ascii", "replace")
+        return f"{ax.get('src', '?')}>{ax.get('dst', '?')} {info}"
+    from .sim.payloads import parse_beacon
+
+    seq = parse_beacon(data)
+    tag = f" (sim beacon {seq})" if seq is not None else ""
+    return f"{len(data)} bytes {data[:16].hex()}{'...' if len(data) > 16 else ''}{tag}"
+
+
+class _Printer:
+    def __init__(self, out, as_json: bool):
+        self.out, self.as_json = out, as_json
+        self.lock = threading.Lock()
+
+    def __call__(self, ev: Event) -> None:
+        with self.lock:
+            if self.as_json:
+                print(json.dumps(ev.to_dict(), default=str), file=self.out, flush=True)
+                return
+            line = self.line(ev)
+            if line:
+                stream = sys.stderr if ev.topic in ("warning", "error") else self.out
+                print(f"{iso_utc(ev.t_unix_s)[11:19]}  {line}", file=stream, flush=True)
+
+    def line(self, ev: Event) -> str | None:
+        d = ev.data
+        if ev.topic == "station.state":
+            return f"station {d['state']}" + (f": {d['reason']}" if d.get("reason") else "")
+        if ev.topic == "plan":
+            nxt = d.get("next") or []
+            s = f"plan {d['plan_rev']}: {d['planned']} pass(es) planned"
+            if nxt:
+                n = nxt[0]
+                s += f"; next {n['pass_id']} ({n['transmitter']}) at {n['start']} UTC, max el {n['max_el_deg']:.0f} deg"
+            return s
+        if ev.topic == "pass.state":
+            return f"pass {d['pass_id']}: {d['state']}" + (f" ({d['reason']})" if d.get("reason") else "")
+        if ev.topic == "frame":
+            r = d["record"]
+            return f"  frame {r.get('transmitter', '')}: {_frame_summary(r)}"
+        if ev.topic == "radio" and d.get("state") in ("ready", "restarting", "stopped"):
+            if d["state"] == "ready":
+                return f"flowgraph ready (pid {d.get('pid')}, {d.get('samp_rate_sps', 0):g} S/s, " \
+                       f"decoding {', '.join(d.get('decoders') or []) or 'nothing'})"
+            if d["state"] == "stopped":
+                e = d.get("exit") or {}
+                return f"flowgraph {e.get('how')} (exit code {e.get('returncode')})"
+            return "flowgraph restarting"
+        if ev.topic == "rotator" and d.get("kind") in ("parked", "stopped"):
+            return f"rotator {d.get('rotator')} {d['kind']}"
+        if ev.topic in ("warning", "error"):
+            return f"{ev.topic}: {d.get('where', '')}: {d.get('message')}"
+        return None
+
+
+def _summary(reports, artifacts_dir: pathlib.Path, out) -> bool:
+    ok = True
+    for r in reports:
+        print(f"\npass {r.pass_id}: {r.state}" + (f" ({r.reason})" if r.reason else ""), file=out)
+        sim = r.simulation or {}
+        if sim:
+            print(f"  frames decoded: {sim.get('decoded_in_view', 0)} of {sim.get('in_view', 0)} sent while in view"
+                  f" ({sim.get('decoded_sent', 0)} of {sim.get('sent', 0)} sent in all; "
+                  f"{r.counts.get('frames', 0)} frame(s) stored)", file=out)
+        else:
+            print(f"  frames decoded: {r.counts.get('frames', 0)}", file=out)
+        print(f"  Doppler updates sent: {r.counts.get('doppler_sent', 0)}, rotator commands: "
+              f"{r.counts.get('rotator_commands', 0)}, wall time {r.wall_s:.1f} s", file=out)
+        for name in ("report.json", "waterfall.png", "frames.jsonl", "iq.sigmf-meta"):
+            if name in r.artifacts:
+                print(f"  {name}: {artifacts_dir / r.pass_id / name}", file=out)
+        if r.state != "completed":
+            ok = False
+    return ok
+
+
+def cmd_station(args) -> int:
+    from .config import load_config
+    from .catalog import load_catalog
+    from .schedule import executor as _executor  # noqa: F401  (registers the [executor] section)
+
+    config = load_config(args.config)
+    catalog = load_catalog(args.catalog) if args.catalog else None
+    out = sys.stdout
+    sim = None
+    clock: Clock
+    if args.simulate:
+        speed = args.speed if args.speed is not None else 20.0
+        if not speed > 0:
+            raise InputError(f"--speed {speed} must be > 0")
+        start = _parse_time(args.start) if args.start else time.time()
+        clock = SimClock(start, speed)
+        from .sim import SimSettings
+
+        settings = SimSettings(samp_rate_sps=args.sim_samp_rate)
+        settings.check()
+        sim = SimOptions(speed=speed, recording=args.recording, settings=settings)
+        workdir = pathlib.Path(args.workdir) if args.workdir else pathlib.Path(
+            tempfile.mkdtemp(prefix="groundseg-sim-"))
+        config = with_workdir(config, workdir.resolve())
+        print(f"simulation: workdir {workdir}, starting {iso_utc(start)} UTC at {speed:g}x",
+              file=sys.stderr if args.json else out, flush=True)
+        max_passes = 1 if args.passes is None else (args.passes or None)
+    else:
+        if args.speed is not None or args.start or args.recording:
+            raise InputError("--speed, --start and --recording need --simulate")
+        if args.workdir:
+            config = with_workdir(config, pathlib.Path(args.workdir).resolve())
+        clock = RealClock()
+        max_passes = args.passes or None
+    station = Station(config, clock, catalog=catalog, simulate=sim)
+    printer = _Printer(out, args.json)
+    station.events.subscribe(printer)
+
+    def on_signal(signum, frame):
+        station.stop(f"received {signal.Signals(signum).name}")
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        reports = station.run(max_passes=max_passes)
+    finally:
+        station.close()
+    if args.json:
+        for r in reports:
+            print(json.dumps({"topic": "summary", "pass_id": r.pass_id, "state": r.state, "reason": r.reason,
+                              "counts": r.counts, "simulation": {k: v for k, v in (r.simulation or {}).items()
+                                                                 if k != "frames"},
+                              "dir": str(config.artifacts_dir / r.pass_id)}), file=out)
+        ok = all(r.state == "completed" for r in reports)
+    else:
+        ok = _summary(reports, config.artifacts_dir, out)
+    if station.stop_reason:
+        return 130 if "SIGINT" in station.stop_reason else 0
+    if not reports:
+        print("groundseg: no pass was flown", file=sys.stderr)
+        return 1
+    return 0 if ok else 1
