@@ -5,6 +5,7 @@ import argparse
 import json
 import os
 import sys
+import threading
 
 from . import __version__
 from .errors import GroundsegError, InputError
@@ -77,23 +78,43 @@ def cmd_decode(args) -> int:
         raise InputError("give --norad N, or all of --modulation, --baud and --framing")
     spec = _source_spec(args)
 
-    kiss_file = open(args.kiss, "wb") if args.kiss else None
+    try:
+        kiss_file = open(args.kiss, "wb") if args.kiss else None
+    except OSError as e:
+        raise InputError(f"cannot write KISS file {args.kiss}: {e.strerror}") from None
     out = sys.stdout
+    stop = threading.Event()
 
     def on_frame(rec: dict) -> None:
-        out.write(json.dumps(rec) + "\n")
-        out.flush()
+        # Called from GNU Radio's threads: an exception here would abort the
+        # process, so a closed stdout (``| head``) just ends the decode.
+        if stop.is_set():
+            return
+        try:
+            out.write(json.dumps(rec) + "\n")
+            out.flush()
+        except (BrokenPipeError, OSError):
+            stop.set()
+            return
         if kiss_file:
             kiss_file.write(kiss.encode(bytes.fromhex(rec["hex"])))
             kiss_file.flush()
 
     bar = ProgressBar(os.path.basename(args.file))
     try:
-        res = decode(spec, chains, on_frame=on_frame, keep_invalid=args.keep_invalid, progress=bar)
+        res = decode(spec, chains, on_frame=on_frame, keep_invalid=args.keep_invalid, progress=bar,
+                     stop=stop)
     finally:
         bar.close()
         if kiss_file:
             kiss_file.close()
+    if stop.is_set():
+        # stdout was closed by the reader: nothing more to say, not an error
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return 0
     valid = sum(1 for f in res.frames if f.get("crc_ok") is not False)
     rt = f", {res.seconds / res.wall_s:.0f}x real time" if res.seconds and res.wall_s > 0 else ""
     print(f"groundseg: {valid} frames from {args.file}{rt}", file=sys.stderr)
@@ -162,6 +183,9 @@ def _add_demo(sub) -> None:
 COMMANDS.append(_add_demo)
 COMMANDS.append(lambda sub: __import__("firmware_bridge.cli", fromlist=["x"]).add_rotator_command(sub))
 COMMANDS.append(lambda sub: (__import__("groundseg.schedule.cli", fromlist=["x"]).add(sub), __import__("groundseg.config", fromlist=["x"]).add_cli(sub)))
+COMMANDS.append(lambda sub: __import__("groundseg.station", fromlist=["x"]).add_cli(sub))
+COMMANDS.append(lambda sub: __import__("groundseg.control", fromlist=["x"]).add_cli(sub))
+COMMANDS.append(lambda sub: (__import__("groundseg.uplink"), __import__("groundseg.gateway", fromlist=["x"]).add_cli(sub)))
 
 
 def main(argv: list[str] | None = None) -> int:

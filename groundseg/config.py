@@ -217,17 +217,25 @@ def _parse_station(value, path, errs):
 class StorageSection:
     state_dir: pathlib.Path
     artifacts_dir: pathlib.Path
+    retention_days: float = 0.0     # per-pass artifact directories older than this are deleted (0: kept)
+    iq_retention_days: float = 0.0  # IQ recordings (the bulk) deleted sooner (0: with the pass directory)
 
 
-@register_section("storage", doc="state directory (SQLite, element sets) and per-pass artifacts")
+@register_section("storage", doc="state directory (SQLite, element sets), per-pass artifacts, retention")
 def _parse_storage(value, path, errs):
     t = Table(value, path, errs)
     state = t.get("state_dir", "string", "state", check=nonempty)
     arts = t.get("artifacts_dir", "string", "artifacts", check=nonempty)
+    keep = t.get("retention_days", "number", 0.0, check=between(0, 36500))
+    keep_iq = t.get("iq_retention_days", "number", 0.0, check=between(0, 36500))
     t.done()
-    if state is None or arts is None:
+    if keep and keep_iq and keep_iq > keep:
+        errs.append(f"{path}.iq_retention_days: {keep_iq:g} is longer than retention_days {keep:g} "
+                    f"(IQ goes with its pass directory)")
         return None
-    return StorageSection(pathlib.Path(state).expanduser(), pathlib.Path(arts).expanduser())
+    if None in (state, arts, keep, keep_iq):
+        return None
+    return StorageSection(pathlib.Path(state).expanduser(), pathlib.Path(arts).expanduser(), keep, keep_iq)
 
 
 @dataclass(frozen=True)
@@ -412,6 +420,8 @@ def _parse_control(value, path, errs):
 @dataclass(frozen=True)
 class MetricsSection:
     address: str = "127.0.0.1:9108"
+    enabled: bool = True
+    linger_s: float = 0.0  # after the station stops, keep serving the final values this long
 
     @property
     def host(self) -> str:
@@ -429,12 +439,14 @@ def host_port(v: str):
     return None
 
 
-@register_section("metrics", doc="Prometheus exporter address")
+@register_section("metrics", doc="Prometheus exporter: address (host:port), enabled, linger_s")
 def _parse_metrics(value, path, errs):
     t = Table(value, path, errs)
     addr = t.get("address", "string", MetricsSection.address, check=host_port)
+    enabled = t.get("enabled", "boolean", True)
+    linger = t.get("linger_s", "number", 0.0, check=between(0, 600))
     t.done()
-    return None if addr is None else MetricsSection(addr)
+    return None if None in (addr, enabled, linger) else MetricsSection(addr, enabled, linger)
 
 
 @dataclass(frozen=True)
@@ -595,11 +607,15 @@ class StationConfig:
         raise InputError(f"no chain named {name!r} (chains: {', '.join(c.name for c in self.chains)})")
 
 
-def _cross_checks(sections: dict, errs: list[str]) -> None:
+def _cross_checks(sections: dict, errs: list[str], doc: dict | None = None) -> None:
     rotators = {r.name for r in sections.get("rotators") or ()}
+    # a rotator that is declared but invalid has its own error line: no second one per chain using it
+    raw = (doc or {}).get("rotators")
+    declared = {r["name"] for r in raw if isinstance(r, dict) and isinstance(r.get("name"), str)} \
+        if isinstance(raw, list) else set()
     for i, c in enumerate(sections.get("chains") or ()):
-        if c.rotator is not None and c.rotator not in rotators:
-            known = ", ".join(sorted(rotators)) or "none defined"
+        if c.rotator is not None and c.rotator not in rotators and c.rotator not in declared:
+            known = ", ".join(sorted(str(n) for n in rotators | declared if n)) or "none defined"
             errs.append(f"chains[{i}].rotator: {c.rotator!r} is not a [[rotators]] name ({known})")
 
 
@@ -617,7 +633,7 @@ def parse_config(doc: dict, path: str | pathlib.Path = "station.toml") -> Statio
             errs.append(f"{name}: missing section (required)")
             continue
         sections[name] = sec.parse(value, name, errs)
-    _cross_checks(sections, errs)
+    _cross_checks(sections, errs, doc)
     if errs:
         n = len(errs)
         raise InputError(f"{path}: {n} problem{'s' if n > 1 else ''}:\n  " + "\n  ".join(errs))
@@ -625,6 +641,7 @@ def parse_config(doc: dict, path: str | pathlib.Path = "station.toml") -> Statio
 
 
 def load_config(path: str | pathlib.Path) -> StationConfig:
+    load_section_modules()  # every section the station reads, whichever command reads the file
     p = pathlib.Path(path)
     try:
         raw = p.read_bytes()
@@ -649,6 +666,20 @@ def add_cli(sub) -> None:
     c.add_argument("file", help="station configuration (TOML)")
     c.add_argument("--catalog", metavar="DIR", help="seeds directory for checking [[tasks]] (default: the project's)")
     c.set_defaults(func=cmd_config_check)
+
+
+# Modules that register sections of their own: ``load_config`` imports them first, so that
+# `config check`, the station and every other command check a file against every section
+# the station reads.
+SECTION_MODULES = ("groundseg.logs", "groundseg.control.settings", "groundseg.gateway.settings",
+                   "groundseg.schedule.executor")
+
+
+def load_section_modules() -> None:
+    import importlib
+
+    for name in SECTION_MODULES:
+        importlib.import_module(name)
 
 
 def cmd_config_check(args) -> int:
