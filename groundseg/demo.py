@@ -22,8 +22,8 @@ SAMP_RATE_SPS = 48000
 
 # (label, modulation, baud, framing, modulator params, Eb/N0 dB)
 MODES = [
-    ("9k6 FSK, AX.25 G3RUH", "FSK", 9600, "AX.25 G3RUH", {"deviation_hz": 3000}, 14.0),
-    ("1k2 AFSK, AX.25", "AFSK", 1200, "AX.25", {"af_carrier_hz": 1700, "deviation_hz": 500}, 14.0),
+    ("9k6 FSK, AX.25 G3RUH", "FSK", 9600, "AX.25 G3RUH", {"deviation_hz": 3000}, 16.0),
+    ("1k2 AFSK, AX.25", "AFSK", 1200, "AX.25", {"af_carrier_hz": 1700, "deviation_hz": 500}, 22.0),
     ("1k2 BPSK, AX.25", "BPSK", 1200, "AX.25", {"af_carrier_hz": 1500}, 10.0),
 ]
 
@@ -56,14 +56,22 @@ def make_signal(modulation: str, baud: float, framing: str, params: dict, ebn0_d
     burst = mod.modulate(framer.frame(payloads[0]), SAMP_RATE_SPS, baud, True, **params)
     sigma = channel.noise_sigma(burst, ebn0_db, SAMP_RATE_SPS, baud)
     iq = channel.add_noise_floor(iq, sigma, rng)
-    return receiver_audio(modulation, iq, params)
+    return receiver_audio(modulation, iq, params, baud)
 
 
-def receiver_audio(modulation: str, iq: np.ndarray, params: dict) -> np.ndarray:
+def receiver_audio(modulation: str, iq: np.ndarray, params: dict, baud: float) -> np.ndarray:
     """What the station's receiver outputs: FM discriminator audio, or SSB (USB) audio."""
     if modulation in ("BPSK", "DBPSK"):
         from .dsp.channel import freq_shift
         return np.real(freq_shift(iq, params["af_carrier_hz"], SAMP_RATE_SPS)).astype(np.float32)
+    # the receiver's IF filter (Carson bandwidth of the FM signal), then the discriminator
+    fm_dev = params.get("fm_deviation_hz", 3000.0) if modulation == "AFSK" else params["deviation_hz"]
+    top = (params.get("af_carrier_hz", 0) + abs(params.get("deviation_hz", 0))) if modulation == "AFSK" \
+        else baud / 2
+    cutoff = (fm_dev + top) / SAMP_RATE_SPS
+    n = np.arange(-64, 65)
+    taps = 2 * cutoff * np.sinc(2 * cutoff * n) * np.hamming(len(n))
+    iq = np.convolve(iq, taps, mode="same")
     d = np.angle(iq[1:] * np.conj(iq[:-1]))
     return np.concatenate([[0.0], d]).astype(np.float32)
 
