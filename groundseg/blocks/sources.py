@@ -100,6 +100,8 @@ def read_wav_header(path: str) -> WavInfo:
         fmt = None
         while True:
             ch = f.read(8)
+            if 0 < len(ch) < 8:
+                raise InputError(f"{path}: truncated WAV header")
             if len(ch) < 8:
                 break
             cid, clen = ch[:4], struct.unpack("<I", ch[4:])[0]
