@@ -160,32 +160,93 @@ def cmd_corpus(args) -> int:
 
 # --- main --------------------------------------------------------------------
 
-def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="groundseg", description="groundseg ground-station software")
-    ap.add_argument("--version", action="version", version=f"groundseg {__version__}")
-    sub = ap.add_subparsers(dest="command", metavar="COMMAND")
-    sub.required = True
-    for add in COMMANDS:
-        add(sub)
-    return ap
-
-
-# Every subcommand registers here (one line per command module).
-COMMANDS = [_add_decode, _add_corpus]
-
-
 def _add_demo(sub) -> None:
-    p = sub.add_parser("demo", help="run the embedded demo (see README)")
+    p = sub.add_parser("demo", help="decode a synthetic signal made by our own modulators (see README)")
     p.add_argument("--seed", type=int, default=1, help="random seed of the synthetic signal")
     p.set_defaults(func=lambda a: __import__("groundseg.demo", fromlist=["main"]).main(a))
 
 
-COMMANDS.append(_add_demo)
-COMMANDS.append(lambda sub: __import__("firmware_bridge.cli", fromlist=["x"]).add_rotator_command(sub))
-COMMANDS.append(lambda sub: (__import__("groundseg.schedule.cli", fromlist=["x"]).add(sub), __import__("groundseg.config", fromlist=["x"]).add_cli(sub)))
-COMMANDS.append(lambda sub: __import__("groundseg.station", fromlist=["x"]).add_cli(sub))
-COMMANDS.append(lambda sub: __import__("groundseg.control", fromlist=["x"]).add_cli(sub))
-COMMANDS.append(lambda sub: (__import__("groundseg.uplink"), __import__("groundseg.gateway", fromlist=["x"]).add_cli(sub)))
+# --- list: what the registries hold -------------------------------------------
+
+def _registries() -> dict:
+    """Each plugin registry by the name ``groundseg list`` shows it under."""
+    from firmware_bridge.registry import ROTATOR_PROTOCOLS
+    from .blocks.sources import SOURCES
+    from .dsp.modulation import MODULATIONS
+    from .framing import load_all
+    from .gateway.sinks import SINKS
+
+    return {"modulations": MODULATIONS, "framings": load_all(), "sources": SOURCES,
+            "sinks": SINKS, "rotators": ROTATOR_PROTOCOLS}
+
+
+def _describe(item) -> str:
+    doc = getattr(item, "description", None) or (getattr(item, "__doc__", None) or "")
+    return " ".join(str(doc).split("\n")[0].split())
+
+
+def list_markdown(kind: str) -> str:
+    """The registry as a Markdown table (the README embeds the framings and modulations)."""
+    reg = _registries()[kind]
+    rows = ["| name | description |", "|---|---|"]
+    for name, item in reg.items():
+        extra = ""
+        opts = getattr(item, "options", None)
+        if isinstance(opts, dict) and opts:
+            extra = f" (options: {', '.join(sorted(opts))})"
+        rows.append(f"| {name} | {_describe(item)}{extra} |")
+    return "\n".join(rows) + "\n"
+
+
+def _add_list(sub) -> None:
+    p = sub.add_parser("list", help="list what this version supports (modulations, framings, ...)")
+    p.add_argument("kind", choices=["modulations", "framings", "sources", "sinks", "rotators"])
+    p.add_argument("--markdown", action="store_true", help="a Markdown table")
+    p.set_defaults(func=cmd_list)
+
+
+def cmd_list(args) -> int:
+    if args.markdown:
+        sys.stdout.write(list_markdown(args.kind))
+        return 0
+    reg = _registries()[args.kind]
+    width = max((len(n) for n in reg.names()), default=0)
+    for name, item in reg.items():
+        print(f"{name:{width}}  {_describe(item)}")
+    return 0
+
+
+# --- main --------------------------------------------------------------------
+
+# Every subcommand: "module:function", the function adds its parser(s) to the
+# subparsers object. Modules are imported only when the parser is built.
+COMMANDS = [
+    "groundseg.cli:_add_decode",
+    "groundseg.cli:_add_corpus",
+    "groundseg.cli:_add_demo",
+    "groundseg.cli:_add_list",
+    "groundseg.station:add_cli",
+    "groundseg.schedule.cli:add",
+    "groundseg.config:add_cli",
+    "groundseg.control:add_cli",
+    "groundseg.gateway:add_cli",
+    "firmware_bridge.cli:add_rotator_command",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import importlib
+
+    import groundseg.uplink  # noqa: F401  (registers the [uplink] section and its framing)
+
+    ap = argparse.ArgumentParser(prog="groundseg", description="groundseg ground-station software")
+    ap.add_argument("--version", action="version", version=f"groundseg {__version__}")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for ref in COMMANDS:
+        mod, _, fn = ref.partition(":")
+        getattr(importlib.import_module(mod), fn)(sub)
+    return ap
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -125,3 +125,44 @@ def test_missing_files_and_rates(tmp_path):
         open_source(SourceSpec("iq", str(tmp_path / "x.raw")))
     with pytest.raises(InputError, match="unsupported IQ datatype"):
         open_source(SourceSpec("iq", str(tmp_path / "x.raw"), samp_rate_sps=1e3, datatype="cf64"))
+
+
+@pytest.mark.parametrize("kind", ["uhd", "rtlsdr", "soapy"])
+def test_hardware_sources_without_hardware_fail_with_one_clear_line(kind):
+    from groundseg.errors import HardwareError
+    args = {"uhd": "type=b200", "rtlsdr": "rtl=0", "soapy": "driver=rtlsdr"}[kind]
+    with pytest.raises(HardwareError) as e:
+        open_source(SourceSpec(kind, samp_rate_sps=1.024e6, freq_hz=437e6, device_args=args))
+    assert "\n" not in str(e.value) and str(e.value)
+
+
+def test_zmq_source_streams_iq(rng):
+    """A ZeroMQ PUB stream of IQ (e.g. from another flowgraph or an SDR server) is a source."""
+    import socket
+    from gnuradio import zeromq
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    addr = f"tcp://127.0.0.1:{port}"
+    iq = (rng.standard_normal(20000) + 1j * rng.standard_normal(20000)).astype(np.complex64)
+    pub_tb = gr.top_block()
+    pub_tb.connect(blocks.vector_source_c(iq.tolist(), True), blocks.throttle(gr.sizeof_gr_complex, 2e6),
+                   zeromq.pub_sink(gr.sizeof_gr_complex, 1, addr, 100, False, -1, ""))
+    src = open_source(SourceSpec("zmq", samp_rate_sps=1e6, address=addr))
+    assert src.iq and src.n_samples is None
+    sink = blocks.vector_sink_c()
+    head = blocks.head(gr.sizeof_gr_complex, 50000)
+    tb = gr.top_block()
+    tb.connect(src.block, head, sink)
+    pub_tb.start()
+    try:
+        tb.run()
+    finally:
+        pub_tb.stop()
+        pub_tb.wait()
+    got = np.array(sink.data())
+    # the stream repeats iq: find where it starts and compare a stretch
+    start = int(np.argmin(np.abs(iq - got[0])))
+    n = 1000
+    assert np.allclose(got[:n], np.roll(iq, -start)[:n])

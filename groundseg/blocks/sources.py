@@ -142,6 +142,7 @@ FILE_TAIL_S = 1.0
 
 @SOURCES.register("wav")
 def _wav_source(spec: SourceSpec) -> Source:
+    """WAV receiver audio (PCM 8/16/24/32-bit or float), or I/Q as a stereo WAV."""
     from .file_source import array_source, wav_reader
 
     info = read_wav_header(spec.path)
@@ -171,6 +172,7 @@ def _iq_file_block(path: str, datatype: str, n_samples: int, samp_rate_sps: floa
 
 @SOURCES.register("iq")
 def _raw_iq_source(spec: SourceSpec) -> Source:
+    """Raw interleaved I/Q file (cf32_le, ci16_le, ci8, cu8) at a given sample rate."""
     p = _open_file(spec.path)
     if not spec.samp_rate_sps or spec.samp_rate_sps <= 0:
         raise InputError(f"{spec.path}: a raw IQ file needs --samp-rate")
@@ -186,6 +188,7 @@ def _raw_iq_source(spec: SourceSpec) -> Source:
 
 @SOURCES.register("sigmf")
 def _sigmf_source(spec: SourceSpec) -> Source:
+    """SigMF recording (.sigmf-meta + .sigmf-data): rate, datatype and frequency from the metadata."""
     base = str(spec.path)
     for suf in (".sigmf-meta", ".sigmf-data", ".sigmf"):
         if base.endswith(suf):
@@ -235,17 +238,12 @@ def _need_rate(spec: SourceSpec, what: str) -> float:
 
 @SOURCES.register("uhd")
 def _uhd_source(spec: SourceSpec) -> Source:
+    """Ettus USRP through UHD (gr-uhd)."""
     rate = _need_rate(spec, "UHD")
     try:
         from gnuradio import uhd
     except ImportError:
         raise HardwareError("UHD support is not installed (Debian package gnuradio with gr-uhd)") from None
-    try:
-        found = uhd.find_devices(uhd.device_addr_t(spec.device_args))
-    except RuntimeError as e:
-        raise HardwareError(f"UHD: cannot search for devices: {e}") from None
-    if not found:
-        raise HardwareError(f"no USRP found for device args {spec.device_args!r}")
     try:
         src = uhd.usrp_source(spec.device_args, uhd.stream_args(cpu_format="fc32", channels=[0]))
         src.set_samp_rate(rate)
@@ -253,8 +251,11 @@ def _uhd_source(spec: SourceSpec) -> Source:
             src.set_center_freq(spec.freq_hz, 0)
         if spec.gain_db is not None:
             src.set_gain(spec.gain_db, 0)
-    except RuntimeError as e:
-        raise HardwareError(f"USRP {spec.device_args!r}: {str(e).splitlines()[0]}") from None
+    except (RuntimeError, LookupError) as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        if "No devices found" in msg or "KeyError" in msg:
+            msg = "no USRP found"
+        raise HardwareError(f"USRP {spec.device_args!r}: {msg}") from None
     ctrl = _Tunable(lambda f: src.set_center_freq(f, 0), lambda g: src.set_gain(g, 0))
     return Source(src, src.get_samp_rate(), True, None, {"device": spec.device_args}, ctrl)
 
@@ -274,6 +275,7 @@ def _rtlsdr_present() -> bool:
 
 @SOURCES.register("rtlsdr")
 def _rtlsdr_source(spec: SourceSpec) -> Source:
+    """RTL-SDR dongle through gr-osmosdr."""
     rate = _need_rate(spec, "RTL-SDR")
     if not _rtlsdr_present():
         raise HardwareError("no RTL-SDR dongle found on USB")
@@ -298,6 +300,7 @@ def _rtlsdr_source(spec: SourceSpec) -> Source:
 
 @SOURCES.register("soapy")
 def _soapy_source(spec: SourceSpec) -> Source:
+    """Any SoapySDR device (gr-soapy)."""
     rate = _need_rate(spec, "SoapySDR")
     try:
         from gnuradio import soapy
