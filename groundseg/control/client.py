@@ -149,6 +149,9 @@ class Client(_Monitored):
 
         s = self._ctx.socket(zmq.DEALER)
         s.setsockopt(zmq.LINGER, 0)
+        # A DEALER with no usable peer (station down, or the CURVE handshake
+        # refused) blocks in send: bound it, so a request always ends.
+        s.setsockopt(zmq.SNDTIMEO, max(1, int(self.timeout_s * 1000)))
         if self.credentials is not None:
             self.credentials.apply(s)
         self._open_monitor(s)
@@ -218,7 +221,9 @@ class Client(_Monitored):
         for attempt in range(tries):
             if attempt:
                 self.stats["retries"] += 1
-            self._sock.send_multipart([b"", payload])
+            if not self._send([b"", payload]):
+                self._reset()
+                continue
             rep = self._wait_reply(rid, timeout)
             if rep is not None:
                 return rep
@@ -238,9 +243,21 @@ class Client(_Monitored):
     def call(self, cmd: str, **args) -> Any:
         return self.request(cmd, {k: v for k, v in args.items() if v is not None})
 
+    def _send(self, frames: list[bytes]) -> bool:
+        """Send within the send timeout; False (after checking for a refused key) if nobody took it."""
+        import zmq
+
+        try:
+            self._sock.send_multipart(frames)
+            return True
+        except zmq.Again:
+            self._check_monitor()   # raises KeyRefused when the handshake was refused
+            return False
+
     def send_frames(self, frames: list[bytes]) -> None:
         """Send raw frames as they are (tests of malformed input)."""
-        self._sock.send_multipart(frames)
+        if not self._send(frames):
+            raise ControlUnavailable(f"{self.endpoint}: nobody takes requests (station down, or not reachable)")
 
     def recv_reply(self, timeout_s: float) -> dict | None:
         """The next reply envelope (any id) within ``timeout_s``, or None."""
