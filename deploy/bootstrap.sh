@@ -50,9 +50,12 @@ if [ ! -x "$venv/bin/python" ] || ! grep -q "include-system-site-packages = true
 fi
 py="$venv/bin/python"
 
-# 3. Python packages (only when pyproject.toml changed) ----------------------
+# 3. Python packages (only when pyproject.toml, setup.py or the package list changed) ----------------------
 stamp="$venv/.groundseg-deps"
-want=$(cat "$top/pyproject.toml" "$top/setup.py" | sha256sum | cut -d' ' -f1)-$dev
+# (and when the package list changed: the editable install's finder is a snapshot of it)
+want=$( { cat "$top/pyproject.toml" "$top/setup.py"
+          cd "$top" && find groundseg firmware_bridge flowgraphs -name __init__.py | LC_ALL=C sort; } \
+        | sha256sum | cut -d' ' -f1)-$dev
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   log "installing Python packages"
   "$py" -m pip install -q "cython>=3.0" "setuptools>=61" wheel

@@ -43,7 +43,11 @@ def rotator_from_config(config: Mapping[str, Any]) -> Rotator:
     if unknown:
         raise InputError(f"rotator config ({spec.name}): unknown key(s) {', '.join(unknown)} "
                          f"(allowed: {', '.join(sorted(allowed))})")
-    lim = dict(cfg.pop("limits", None) or {})
+    lim = cfg.pop("limits", None) or {}
+    if not isinstance(lim, Mapping):
+        raise InputError(f"rotator config ({spec.name}): 'limits' must be a mapping of "
+                         f"{', '.join(LIMIT_KEYS)}, not {type(lim).__name__}")
+    lim = dict(lim)
     for k in LIMIT_KEYS:
         if k in cfg:
             lim[k] = cfg.pop(k)

@@ -14,6 +14,7 @@ late reply cannot be read as the answer to the next command.
 """
 from __future__ import annotations
 
+import math
 import re
 
 from groundseg.errors import InputError
@@ -86,7 +87,7 @@ class RotctldRotator(Rotator):
         try:
             remote = Limits(float(values["min_az"]), float(values["max_az"]),
                             float(values["min_el"]), float(values["max_el"]))
-        except (KeyError, ValueError) as e:
+        except (KeyError, ValueError, InputError) as e:  # InputError: NaN, inf or an empty range
             raise ProtocolError(f"{self.name}: dump_state without usable limits ({e}): {lines[:10]!r}") from None
         self.remote_limits = remote
         if self._configured_limits is None:
@@ -150,9 +151,12 @@ class RotctldRotator(Rotator):
     def _position_once(self, deadline: float) -> Position:
         rec = self._command("p", deadline)
         try:
-            return Position(float(rec["Azimuth"]), float(rec["Elevation"]))
+            pos = Position(float(rec["Azimuth"]), float(rec["Elevation"]))
         except (KeyError, ValueError):
             raise ProtocolError(f"{self.name}: get_pos reply without Azimuth/Elevation: {rec!r}") from None
+        if not (math.isfinite(pos.az_deg) and math.isfinite(pos.el_deg)):
+            raise ProtocolError(f"{self.name}: get_pos reply is not a finite position: {rec!r}")
+        return pos
 
     def _point_once(self, az_deg: float, el_deg: float, deadline: float) -> Position:
         self._command(f"P {az_deg:.6f} {el_deg:.6f}", deadline)

@@ -28,6 +28,8 @@ import time
 import serial
 import termios
 
+from groundseg.errors import InputError
+
 from .counters import DeviceCounters
 from .errors import Disconnected, PortAbsent, PortBusy, PortPermission
 
@@ -59,10 +61,11 @@ class SerialLink:
     def __init__(self, path: str, baud: int = 9600, *, name: str | None = None,
                  counters: DeviceCounters | None = None, exclusive: bool = True,
                  bytesize: int = 8, parity: str = "N", stopbits: float = 1):
+        # Bad arguments (a configuration error) are InputError, not a fault of the device.
         if not isinstance(path, str) or not path:
-            raise PortAbsent("serial port path is empty")
-        if not isinstance(baud, int) or baud <= 0:
-            raise PortAbsent(f"{path}: baud must be a positive integer, not {baud!r}")
+            raise InputError(f"serial port path must be a non-empty string, not {path!r}")
+        if isinstance(baud, bool) or not isinstance(baud, int) or baud <= 0:
+            raise InputError(f"{path}: baud must be a positive integer, not {baud!r}")
         self.path = path
         self.baud = baud
         self.name = name or os.path.basename(path)

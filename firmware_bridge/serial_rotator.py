@@ -34,7 +34,8 @@ class SerialRotator(Rotator):
 
     def __init__(self, device: str, baud: int | None = None, **kw):
         super().__init__(**kw)
-        self.link = SerialLink(device, baud or self.default_baud, name=self.name, counters=self.counters)
+        self.link = SerialLink(device, self.default_baud if baud is None else baud, name=self.name,
+                               counters=self.counters)
         # Echoes of the last few commands may arrive late (after the next command went out).
         self._recent: collections.deque[bytes] = collections.deque(maxlen=4)
 

@@ -45,11 +45,24 @@ the parent the process is gone). Everything else the process or its
 libraries print goes to stderr (stdout is moved there first). Lines:
 
     {"type": "ready", "pid", "samp_rate_sps", "stream_t0_unix_s", "decoders": [...], "skipped": [...]}
-    {"type": "status", "t_unix_s", "signal_s", "lag_s", "doppler_hz", "doppler_applied", "frames", "invalid"}
+    {"type": "status", "t_unix_s", "signal_s", "lag_s", "doppler_hz", "doppler_applied", "frames", "invalid",
+     "samples", "overruns", "underruns"}
     {"type": "frame", "record": {... frame record, "t_unix_s" ...}}
     {"type": "warning", "message"}
     {"type": "error", "message", "kind": "input"|"hardware"|"internal"}
-    {"type": "done", "reason", "t_unix_s", "signal_s", "frames", "invalid", "doppler_applied", "iq_samples", "waterfall_rows"}
+    {"type": "done", "reason", "t_unix_s", "signal_s", "frames", "invalid", "doppler_applied", "samples",
+     "overruns", "underruns", "iq_samples", "waterfall_rows"}
+
+Counts are cumulative for the process (a restarted flowgraph starts from 0).
+``samples``: samples the source delivered (after a file source's skip).
+``overruns``: discontinuities the source reported: a source that tags the
+stream time (``rx_time``: UHD after every overflow) tags it again after
+each gap; every ``rx_time`` tag after the first counts one. A source that
+does not tag its overflows (osmosdr, SoapySDR drivers without timestamps,
+files) reports 0. ``underruns``: a receive flowgraph has no sink that can
+run dry, so it is always 0 here (the field keeps the status line the same
+for every flowgraph, the metric ``groundseg_chain_underruns_total`` comes
+from it).
 
 Exit status: 0 after ``done``; 2 bad spec or input; 3 hardware (SDR missing,
 busy); 1 internal error.
@@ -140,6 +153,7 @@ def source_kind_for_sdr(sdr_args: str) -> str:
 def _make_blocks():
     """GNU Radio blocks of this process (defined after GNU Radio is imported)."""
     import numpy as np
+    import pmt
     from gnuradio import gr
 
     class stream_clock(gr.sync_block):
@@ -204,6 +218,26 @@ def _make_blocks():
             out[:k] = input_items[0][:k]
             return k
 
+    class sample_counter(gr.sync_block):
+        """Counts the samples a source delivers and the ``rx_time`` tags on them (see ``overruns``)."""
+
+        def __init__(self):
+            gr.sync_block.__init__(self, "groundseg_sample_counter", [np.complex64], None)
+            self.key = pmt.intern("rx_time")
+            self.samples = 0
+            self.time_tags = 0
+
+        @property
+        def overruns(self) -> int:
+            return max(0, self.time_tags - 1)  # the first tag marks the start of the stream
+
+        def work(self, input_items, output_items):
+            n = len(input_items[0])
+            start = self.nitems_read(0)
+            self.time_tags += len(self.get_tags_in_range(0, start, start + n, self.key))
+            self.samples += n
+            return n
+
     class waterfall_sink(gr.sync_block):
         def __init__(self, writer):
             gr.sync_block.__init__(self, "groundseg_waterfall", [np.complex64], None)
@@ -213,7 +247,7 @@ def _make_blocks():
             self.writer.feed(input_items[0])
             return len(input_items[0])
 
-    return stream_clock, waterfall_sink
+    return stream_clock, waterfall_sink, sample_counter
 
 
 class PassRunner:
@@ -228,6 +262,7 @@ class PassRunner:
         self.doppler_applied = 0
         self.frames = 0
         self.collector = None
+        self.counter = None      # the sample_counter block on the source
         self.tb = None
         self.sclock = None       # file sources: the stream_clock block
         self.pacing = None       # its clock when the file is paced
@@ -286,7 +321,7 @@ class PassRunner:
 
         if not self.spec.get("transmitters"):
             raise InputError("spec: no transmitter to receive")
-        stream_clock, waterfall_sink = _make_blocks()
+        stream_clock, waterfall_sink, sample_counter = _make_blocks()
         src = self._source()
         fs = float(src.samp_rate_sps)
         stream = self.spec.get("stream") or {}
@@ -327,6 +362,9 @@ class PassRunner:
             tb.rotator = None
             tb.connect(source.block, blocks.null_sink(gr.sizeof_gr_complex))
         self.decoders = [c.transmitter.name for c in chains]
+        self.counter = sample_counter()
+        tb.connect(source.block, self.counter)
+        keep.append(self.counter)
         rec = self.spec.get("record_iq")
         if rec:
             self.recording_path = rec["path"]
@@ -372,9 +410,12 @@ class PassRunner:
     def status(self) -> dict:
         t = self.stream_now()
         lag = round(max(0.0, self.pacing.now() - t), 3) if self.pacing is not None else None
+        c = self.counter
         return {"t_unix_s": round(t, 3), "signal_s": round(t - self.stream_t0, 3), "lag_s": lag,
                 "doppler_hz": self.doppler_hz, "doppler_applied": self.doppler_applied, "frames": self.frames,
-                "invalid": self.collector.invalid if self.collector else 0}
+                "invalid": self.collector.invalid if self.collector else 0,
+                "samples": c.samples if c is not None else 0, "overruns": c.overruns if c is not None else 0,
+                "underruns": 0}
 
     def handle(self, msg) -> None:
         if not isinstance(msg, dict):
@@ -469,6 +510,7 @@ class PassRunner:
             iq = os.path.getsize(self.recording_path) // 8
         self.proto.send("done", reason=reason, t_unix_s=st["t_unix_s"], signal_s=st["signal_s"],
                         frames=self.frames, invalid=st["invalid"], doppler_applied=self.doppler_applied,
+                        samples=st["samples"], overruns=st["overruns"], underruns=st["underruns"],
                         iq_samples=iq, waterfall_rows=self.waterfall.rows if self.waterfall else 0)
         return 0
 

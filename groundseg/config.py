@@ -15,6 +15,16 @@ and reads it back with ``config.section("foo")``. A parser gets the raw
 TOML value (``None`` when the section is absent), appends one line per
 problem to ``errs`` and returns its object (or ``None``).
 
+This module parses the core sections (station, storage, orbit, planner,
+chains, rotators, metrics, tasks). The others are registered by the module
+that owns them, listed in ``SECTION_MODULES`` (``[logging]``: ``logs``;
+``[control]``: ``control.settings``; ``[gateway]``: ``gateway.settings``;
+``[uplink]``: ``uplink.settings``; ``[executor]``: ``schedule.executor``);
+``parse_config`` and ``load_config`` import them first, so every caller
+checks a file against every section the station reads.
+``StationConfig.has(name)`` tells whether the file has a section (the
+station daemon starts a component only when its section is there).
+
 Relative paths are relative to the directory of the TOML file.
 """
 from __future__ import annotations
@@ -168,7 +178,7 @@ def _array_of_tables(value: Any, path: str, errs: list[str]) -> list[tuple[str, 
     return [(f"{path}[{i}]", v) for i, v in enumerate(value)]
 
 
-# --- the sections of this issue ---------------------------------------------------
+# --- the core sections ---------------------------------------------------------------
 
 @dataclass(frozen=True)
 class StationSection:
@@ -219,23 +229,39 @@ class StorageSection:
     artifacts_dir: pathlib.Path
     retention_days: float = 0.0     # per-pass artifact directories older than this are deleted (0: kept)
     iq_retention_days: float = 0.0  # IQ recordings (the bulk) deleted sooner (0: with the pass directory)
+    min_free_mb: float = 500.0      # below this much free space: no IQ recorded, old IQ dropped (0: no check)
 
 
-@register_section("storage", doc="state directory (SQLite, element sets), per-pass artifacts, retention")
+@register_section("storage", doc="state directory (SQLite, element sets), per-pass artifacts, retention, "
+                                 "free-space floor")
 def _parse_storage(value, path, errs):
     t = Table(value, path, errs)
     state = t.get("state_dir", "string", "state", check=nonempty)
     arts = t.get("artifacts_dir", "string", "artifacts", check=nonempty)
     keep = t.get("retention_days", "number", 0.0, check=between(0, 36500))
     keep_iq = t.get("iq_retention_days", "number", 0.0, check=between(0, 36500))
+    min_free = t.get("min_free_mb", "number", StorageSection.min_free_mb, check=between(0, 10_000_000))
     t.done()
     if keep and keep_iq and keep_iq > keep:
         errs.append(f"{path}.iq_retention_days: {keep_iq:g} is longer than retention_days {keep:g} "
                     f"(IQ goes with its pass directory)")
         return None
-    if None in (state, arts, keep, keep_iq):
+    state = _user_path(state, f"{path}.state_dir", errs)
+    arts = _user_path(arts, f"{path}.artifacts_dir", errs)
+    if None in (state, arts, keep, keep_iq, min_free):
         return None
-    return StorageSection(pathlib.Path(state).expanduser(), pathlib.Path(arts).expanduser(), keep, keep_iq)
+    return StorageSection(state, arts, keep, keep_iq, min_free)
+
+
+def _user_path(value: str | None, key: str, errs: list[str]) -> pathlib.Path | None:
+    """``value`` with ``~`` / ``~user`` expanded; a user without a home is an error line, not a crash."""
+    if value is None:
+        return None
+    try:
+        return pathlib.Path(value).expanduser()
+    except RuntimeError:
+        errs.append(f"{key}: {value!r}: {value.split('/', 1)[0]} is not a user with a home directory")
+        return None
 
 
 @dataclass(frozen=True)
@@ -389,35 +415,6 @@ def _parse_rotators(value, path, errs):
 
 
 @dataclass(frozen=True)
-class ControlSection:
-    endpoint: str = "tcp://127.0.0.1:5555"
-    pub_endpoint: str = "tcp://127.0.0.1:5556"
-    keys_dir: pathlib.Path | None = None
-
-
-_ZMQ_RE = re.compile(r"(tcp://[^:/\s]+:\d{1,5}|ipc://\S+|inproc://\S+)")
-
-
-def zmq_endpoint(v: str):
-    return None if _ZMQ_RE.fullmatch(v) else f"{v!r} is not a ZeroMQ endpoint (tcp://host:port, ipc://path)"
-
-
-@register_section("control", doc="ZeroMQ control-plane endpoints")
-def _parse_control(value, path, errs):
-    t = Table(value, path, errs)
-    ep = t.get("endpoint", "string", ControlSection.endpoint, check=zmq_endpoint)
-    pub = t.get("pub_endpoint", "string", ControlSection.pub_endpoint, check=zmq_endpoint)
-    keys = t.get("keys_dir", "string", None, check=nonempty)
-    t.done()
-    if ep is not None and ep == pub:
-        errs.append(f"{path}.pub_endpoint: same as endpoint")
-        return None
-    if None in (ep, pub):
-        return None
-    return ControlSection(ep, pub, pathlib.Path(keys).expanduser() if keys else None)
-
-
-@dataclass(frozen=True)
 class MetricsSection:
     address: str = "127.0.0.1:9108"
     enabled: bool = True
@@ -447,44 +444,6 @@ def _parse_metrics(value, path, errs):
     linger = t.get("linger_s", "number", 0.0, check=between(0, 600))
     t.done()
     return None if None in (addr, enabled, linger) else MetricsSection(addr, enabled, linger)
-
-
-@dataclass(frozen=True)
-class SinkConfig:
-    name: str
-    kind: str
-    url: str = ""
-    enabled: bool = True
-    options: dict = field(default_factory=dict, compare=False)
-
-
-@dataclass(frozen=True)
-class GatewaySection:
-    sinks: tuple[SinkConfig, ...] = ()
-
-
-@register_section("gateway", doc="upstream sinks for decoded frames ([[gateway.sinks]])")
-def _parse_gateway(value, path, errs):
-    t = Table(value, path, errs)
-    raw = t.get("sinks", "array", [])
-    t.done()
-    sinks, names = [], set()
-    for p, v in _array_of_tables(raw, f"{path}.sinks", errs):
-        st = Table(v, p, errs)
-        name = st.get("name", "string", check=identifier)
-        kind = st.get("kind", "string", check=nonempty)
-        url = st.get("url", "string", "")
-        enabled = st.get("enabled", "boolean", True)
-        opts = st.get("options", "table", {})
-        st.done()
-        if name in names:
-            errs.append(f"{p}.name: sink {name!r} is defined twice")
-            continue
-        if None in (name, kind, url, enabled, opts) or not st.ok:
-            continue
-        names.add(name)
-        sinks.append(SinkConfig(name, kind, url, enabled, dict(opts)))
-    return GatewaySection(tuple(sinks))
 
 
 @dataclass(frozen=True)
@@ -539,12 +498,22 @@ def _parse_tasks(value, path, errs):
 
 @dataclass(frozen=True)
 class StationConfig:
+    """Every section's parsed value (``sections``; a section the file leaves out has its parser's
+    default) and which sections the file actually has (``given``: a component whose section is
+    absent is not started, see ``has``)."""
+
     path: pathlib.Path
     sections: dict[str, Any]
+    given: frozenset[str] = field(default=frozenset(), compare=False)
 
     def section(self, name: str) -> Any:
         SECTIONS.get(name)  # unknown name -> InputError listing the known ones
         return self.sections.get(name)
+
+    def has(self, name: str) -> bool:
+        """True when the file has a ``[name]`` section (a known one; an unknown name is an InputError)."""
+        SECTIONS.get(name)
+        return name in self.given
 
     station: StationSection = field(init=False)
     storage: StorageSection = field(init=False)
@@ -552,14 +521,15 @@ class StationConfig:
     planner: PlannerSection = field(init=False)
     chains: tuple[ChainConfig, ...] = field(init=False)
     rotators: tuple[RotatorConfig, ...] = field(init=False)
-    control: ControlSection = field(init=False)
+    control: "ControlConfig" = field(init=False)    # groundseg.control.settings
     metrics: MetricsSection = field(init=False)
-    gateway: GatewaySection = field(init=False)
+    gateway: "GatewaySettings" = field(init=False)  # groundseg.gateway.settings
+    uplink: "UplinkSettings" = field(init=False)    # groundseg.uplink.settings
     tasks: tuple[TaskSpec, ...] = field(init=False)
 
     def __post_init__(self):
         for name in ("station", "storage", "orbit", "planner", "chains", "rotators", "control", "metrics",
-                     "gateway", "tasks"):
+                     "gateway", "uplink", "tasks"):
             object.__setattr__(self, name, self.sections.get(name))
 
     @property
@@ -620,7 +590,8 @@ def _cross_checks(sections: dict, errs: list[str], doc: dict | None = None) -> N
 
 
 def parse_config(doc: dict, path: str | pathlib.Path = "station.toml") -> StationConfig:
-    """Validate a parsed TOML document; ``InputError`` lists every problem."""
+    """Validate a parsed TOML document against every section; ``InputError`` lists every problem."""
+    load_section_modules()
     path = pathlib.Path(path)
     errs: list[str] = []
     for key in doc:
@@ -637,7 +608,8 @@ def parse_config(doc: dict, path: str | pathlib.Path = "station.toml") -> Statio
     if errs:
         n = len(errs)
         raise InputError(f"{path}: {n} problem{'s' if n > 1 else ''}:\n  " + "\n  ".join(errs))
-    return StationConfig(path.resolve() if path.exists() else path, sections)
+    return StationConfig(path.resolve() if path.exists() else path, sections,
+                         frozenset(k for k in doc if k in SECTIONS))
 
 
 def load_config(path: str | pathlib.Path) -> StationConfig:
@@ -668,11 +640,11 @@ def add_cli(sub) -> None:
     c.set_defaults(func=cmd_config_check)
 
 
-# Modules that register sections of their own: ``load_config`` imports them first, so that
-# `config check`, the station and every other command check a file against every section
-# the station reads.
+# Modules that register sections of their own: ``parse_config``/``load_config`` import them
+# first, so that `config check`, the station and every other command check a file against
+# every section the station reads.
 SECTION_MODULES = ("groundseg.logs", "groundseg.control.settings", "groundseg.gateway.settings",
-                   "groundseg.schedule.executor")
+                   "groundseg.uplink.settings", "groundseg.schedule.executor")
 
 
 def load_section_modules() -> None:

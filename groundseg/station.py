@@ -11,8 +11,11 @@ processes left behind are killed (``supervisor.reap_orphans``).
 
 Hooks for the control plane and metrics
 ---------------------------------------
-* ``station.events``: an ``EventBus``. ``subscribe(fn, topics=None)``
-  returns an unsubscribe function; ``fn(event)`` is called synchronously in
+* ``station.events``: an ``EventBus``. ``subscribe(fn, topics=None,
+  first=False)`` returns an unsubscribe function; subscribers are called in
+  subscription order, except that ``first=True`` puts one before all the
+  others (the gateway's outbox, when it cannot take frames from the
+  executor's ``frame_hook``); ``fn(event)`` is called synchronously in
   the publishing thread (the executor's, the flowgraph reader's or the
   rotator tracker's), so it must be quick and must not block (queue the
   event if there is real work); an exception in ``fn`` is counted
@@ -26,7 +29,7 @@ Hooks for the control plane and metrics
   ``pass.report``    {pass_id, state, reason, counts, report (path), artifacts, simulation}
   ``frame``          {pass_id, norad, record (the stored frame record)}
   ``doppler``        {pass_id, t_unix_s, doppler_hz}  (every correction sent)
-  ``radio``          {pass_id, state: starting|ready|running|restarting|stopped, ...}
+  ``radio``          {pass_id, state: starting|ready|running|done|restarting|stopped, ...}
   ``rotator``        {pass_id, rotator, kind: command|failure|parked|stopped, az_deg, el_deg, ...}
   ``warning``/``error``  {pass_id?, where, message}
 
@@ -37,24 +40,49 @@ Hooks for the control plane and metrics
   event subscriber errors).
 * ``station.planning`` (tasks, blackouts, element sets: each change
   replans), ``station.store``, ``station.request_replan()``,
-  ``station.abort_pass(reason)``, ``station.stop(reason)``,
+  ``station.abort_pass(reason)`` (ends the running pass, interrupted; the
+  station flies on and the rest of that pass is not planned again),
+  ``station.stop(reason)`` (ends the running pass and the loop),
   ``station.gates`` (rotator name -> ``firmware_bridge.gate.ControlGate``:
-  the rotctld server checks it; a pass holds it).
+  the rotctld server checks it; a pass holds it), ``station.heartbeat``
+  (``groundseg.notify.Heartbeat``: the loop beats it on every turn and in
+  slices of long waits; long steps are marked busy).
+* ``station.executor.frame_hook``: called with each frame before it is
+  stored or published (the gateway's outbox, see ``groundseg.gateway``).
+* Retention (``groundseg.storage.retention``, the ``[storage]`` keys): at
+  the first turn of the loop, after each pass and daily.
 
 Simulation (``SimOptions``): a ``SimClock`` running ``speed`` times faster
-than the wall clock, jumping over idle time; each pass's IQ synthesised by
-``groundseg.sim`` (or played from a recording) in place of the SDR; every
-configured rotator replaced by its protocol's emulator on a pty, slewing in
-simulated time.
+than the wall clock, jumping over idle time (not while a control plane runs:
+then idle time runs at ``speed`` and the daemon waits for commands); each
+pass's IQ synthesised by ``groundseg.sim`` (or played from a recording) in
+place of the SDR, the clock paused meanwhile (and while planning), so that a
+pass about to begin does not start late; every configured rotator replaced by
+its protocol's emulator on a pty, slewing in simulated time.
 
-``groundseg station --config FILE [--simulate] [--speed X]``: see ``add_cli``.
+The daemon: ``groundseg station --config FILE [--simulate] [--speed X]``
+(``cmd_station``) is the one station process. It composes, in this order,
+the ``Station`` (scheduler, executor, store), the gateway (``[gateway]``:
+its outbox takes every frame before anything else happens to it), the
+uplink (``[uplink]``), the metrics exporter (``[metrics]``), the control
+plane (``[control]``), the event printer (or, under systemd, the journal
+event logger), sd_notify (READY after start-up, STATUS per state change,
+WATCHDOG pings while the loop beats) and the structured logs
+(``[logging]``). A component whose section is absent is not started. A
+component that cannot start is one error line and a non-zero exit (2 for
+a bad configuration, 3 for hardware or a port that cannot be bound, 1
+otherwise). SIGTERM/SIGINT stop the running pass cleanly (flowgraph
+stopped, rotator parked) and everything is closed in the reverse order
+(control, metrics, uplink, gateway outbox, station).
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import json
 import logging
+import math
 import os
 import pathlib
 import signal
@@ -66,6 +94,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from .errors import GroundsegError, InputError
+from .notify import Heartbeat
 from .orbit.elements import iso_utc
 from .schedule.clock import Clock, RealClock, SimClock
 from .schedule.executor import ExecutorSettings, PassExecutor, SignalProvider
@@ -102,7 +131,9 @@ class EventBus:
         self.errors = 0
         self.published = 0
 
-    def subscribe(self, fn: Callable[[Event], None], topics: Iterable[str] | None = None) -> Callable[[], None]:
+    def subscribe(self, fn: Callable[[Event], None], topics: Iterable[str] | None = None,
+                  first: bool = False) -> Callable[[], None]:
+        """Call ``fn(event)`` for every event (of ``topics``); ``first``: before every other subscriber."""
         want = None
         if topics is not None:
             want = frozenset(topics)
@@ -111,7 +142,10 @@ class EventBus:
                 raise InputError(f"unknown event topic(s) {', '.join(unknown)} (topics: {', '.join(TOPICS)})")
         entry = (fn, want)
         with self._lock:
-            self._subs.append(entry)
+            if first:
+                self._subs.insert(0, entry)
+            else:
+                self._subs.append(entry)
 
         def unsubscribe() -> None:
             with self._lock:
@@ -193,13 +227,16 @@ class Station:
             from firmware_bridge.gate import ControlGate
 
             self.gates.setdefault(r.name, ControlGate())
+        self.heartbeat = Heartbeat()       # the main loop's sign of life (the systemd watchdog reads it)
         self._stop = threading.Event()     # ends the loop and the running pass
         self._wake = threading.Event()     # wakes an idle wait (replan, stop)
         self._replan = threading.Event()
         self._next_replan = 0.0
         self._started = False
+        self._next_retention = 0.0         # time.monotonic() of the next retention run
         self.stop_reason = ""
         self.flown: list[Any] = []
+        self.retention_reports: list[Any] = []
 
     # --- composition helpers --------------------------------------------------------------
 
@@ -271,6 +308,12 @@ class Station:
             self.state = state
             self.events.publish("station.state", state=state, reason=reason)
 
+    def _time_stands_still(self):
+        """A context in which simulated time does not run (planning, signal synthesis); real time runs on."""
+        if self.sim is not None and isinstance(self.clock, SimClock) and self.clock.speed is not None:
+            return self.clock.paused()
+        return contextlib.nullcontext()
+
     # --- control ---------------------------------------------------------------------------------
 
     def start(self) -> dict:
@@ -284,7 +327,8 @@ class Station:
             if o.get("killed"):
                 self._publish("warning", where="station", pass_id=o.get("pass_id"),
                               message=f"killed flowgraph process {o['pid']} left by a previous run")
-        res = self.planning.start()
+        with self._time_stands_still():
+            res = self.planning.start()
         for pid, st in res["recovered"].items():
             self._publish("pass.state", pass_id=pid, state=st, reason="recovered after a restart",
                           norad=None, satellite=None)
@@ -296,15 +340,19 @@ class Station:
         self._wake.set()
 
     def abort_pass(self, reason: str) -> bool:
-        """End the running pass as interrupted with ``reason``; False when no pass runs."""
-        return self.executor.abort(reason)
+        """End the running pass as interrupted with ``reason``; False when no pass runs.
+
+        Only that pass ends: the station flies on, and the rest of the pass is not planned again.
+        """
+        return self.executor.abort(reason, final=True)
 
     def stop(self, reason: str = "station stopping") -> None:
+        """End the running pass (interrupted) and the loop. Safe from a signal handler or any thread."""
         self.stop_reason = reason
-        self._set_state("stopping", reason)
-        self.executor.abort(reason)
-        self._stop.set()
+        self._stop.set()   # first: a pass starting now sees it (PassExecutor.run)
         self._wake.set()
+        self.executor.abort(reason, final=False)
+        self._set_state("stopping", reason)
 
     def close(self) -> None:
         for emu in self._emulators:
@@ -352,7 +400,45 @@ class Station:
 
     def replan(self) -> None:
         self._replan.clear()
-        self._after_replan(self.planning.replan())
+        with self._time_stands_still():
+            result = self.planning.replan()
+        self._after_replan(result)
+
+    def apply_retention(self, now_unix_s: float | None = None):
+        """Apply the ``[storage]`` retention rules now (never to the running pass); the report."""
+        from .storage.retention import apply_retention
+
+        st = self.config.storage
+        if not (st.retention_days or st.iq_retention_days or getattr(st, "min_free_mb", 0)):
+            return None
+        cur = self.executor.status()
+        rep = apply_retention(self.config.artifacts_dir, time.time() if now_unix_s is None else now_unix_s,
+                              retention_days=st.retention_days, iq_retention_days=st.iq_retention_days,
+                              min_free_bytes=int(getattr(st, "min_free_mb", 0) * 1e6),
+                              keep=[cur["pass_id"]] if cur else ())
+        self.retention_reports = (self.retention_reports + [rep])[-16:]
+        if rep.dropped_for_space:
+            self._publish("warning", where="storage",
+                          message=f"low on disk space: dropped {len(rep.dropped_for_space)} optional artifact(s) "
+                                  f"(IQ first, oldest passes first), {rep.bytes_freed / 1e6:.0f} MB freed")
+        if rep.short_bytes:
+            self._publish("error", where="storage",
+                          message=f"disk space: {rep.short_bytes / 1e6:.0f} MB short of storage.min_free_mb "
+                                  "with every optional artifact dropped")
+        for e in rep.errors[:5]:
+            self._publish("warning", where="storage", message=f"retention: {e}")
+        return rep
+
+    def _retention_due(self) -> None:
+        if time.monotonic() < self._next_retention:
+            return
+        self._next_retention = time.monotonic() + 86400.0
+        try:
+            with self.heartbeat.busy(600.0):
+                self.apply_retention()
+        except Exception as e:  # noqa: BLE001 - retention problems never stop the station
+            log.exception("retention failed")
+            self._publish("error", where="storage", message=f"retention failed: {e}")
 
     def _simulatable(self, rec) -> str | None:
         """Why the simulator cannot build this pass's signal, or None."""
@@ -401,25 +487,38 @@ class Station:
         self._wake.clear()
         if self._stop.is_set() or self._replan.is_set():
             return
-        self.clock.sleep_until(t, cancel=self._wake)
+        while True:  # in slices, beating: a long idle wait is not a hang
+            self.heartbeat.beat()
+            step = min(t, self.clock.now() + self.heartbeat.period_s * self._speed())
+            if not self.clock.sleep_until(step, cancel=self._wake) or step >= t:
+                return
+
+    def _speed(self) -> float:
+        """Station seconds per wall second."""
+        speed = getattr(self.clock, "speed", None) if isinstance(self.clock, SimClock) else None
+        return float(speed) if speed else 1.0
 
     def run(self, max_passes: int | None = None, until_unix_s: float | None = None,
             max_idle_s: float = 7 * 86400.0) -> list:
         """Fly planned passes until stopped, ``max_passes`` flown, or station time ``until_unix_s``.
 
-        A simulation with nothing planned within ``max_idle_s`` returns.
+        A simulation with nothing planned within ``max_idle_s`` returns
+        (``math.inf``: never, e.g. a daemon with a control plane).
         """
         self.start()
         setup_s = self.config.planner.setup_s
         idle_since = None
         try:
             while not self._stop.is_set():
+                self.heartbeat.beat()
+                self._retention_due()
                 now = self.clock.now()
                 if until_unix_s is not None and now >= until_unix_s:
                     break
                 if self._replan.is_set() or now >= self._next_replan:
                     try:
-                        self.replan()
+                        with self.heartbeat.busy(600.0):
+                            self.replan()
                     except Exception as e:  # noqa: BLE001 - keep flying the plan we have
                         log.exception("replanning failed")
                         self._replan.clear()
@@ -442,8 +541,9 @@ class Station:
                 if t_begin > now:
                     self._set_state("waiting", f"next pass {rec.pass_id} at {iso_utc(rec.start_unix_s)}")
                     if self.sim is not None:
-                        try:  # synthesise the signal before jumping to the pass
-                            self.executor.prepare_signal(rec)
+                        try:  # synthesise the signal before the pass, simulated time standing still
+                            with self.heartbeat.busy(600.0), self._time_stands_still():
+                                self.executor.prepare_signal(rec)
                         except Exception as e:  # noqa: BLE001 - the pass itself will fail with the reason
                             self._publish("error", pass_id=rec.pass_id, where="simulation",
                                           message=f"preparing the signal: {e}")
@@ -451,12 +551,16 @@ class Station:
                     continue
                 self._set_state("running", rec.pass_id)
                 try:
-                    report = self.executor.run(rec, cancel=self._stop)
+                    # the pass (station time at its speed), then its release and artifacts: 10 min
+                    with self.heartbeat.busy(max(0.0, rec.end_unix_s - now) / self._speed() + 600.0):
+                        report = self.executor.run(rec, cancel=self._stop)
                 except Exception as e:  # noqa: BLE001 - the executor ends its passes itself; this is a bug
                     log.exception("pass %s: executor error", rec.pass_id)
                     self._publish("error", pass_id=rec.pass_id, where="executor", message=str(e))
                     self._fail_if_open(rec.pass_id, f"internal error: {e}")
                     continue
+                finally:
+                    self._next_retention = 0.0  # after each pass
                 self.flown.append(report)
                 if max_passes is not None and len(self.flown) >= max_passes:
                     break
@@ -507,7 +611,7 @@ def _parse_time(text: str) -> float:
 def with_workdir(config, workdir: pathlib.Path):
     """The same configuration with state and artifacts under ``workdir``."""
     st = dataclasses.replace(config.storage, state_dir=workdir / "state", artifacts_dir=workdir / "passes")
-    return type(config)(config.path, {**config.sections, "storage": st})
+    return dataclasses.replace(config, sections={**config.sections, "storage": st})
 
 
 def _frame_summary(rec: dict) -> str:
@@ -592,12 +696,33 @@ def _summary(reports, artifacts_dir: pathlib.Path, out) -> bool:
     return ok
 
 
+class StartupError(GroundsegError):
+    """A component of the daemon could not start: one line, with the exit code of its cause."""
+
+    def __init__(self, message: str, exit_code: int = 1):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _start(what: str, fn: Callable, *args, **kw):
+    """``fn(*args, **kw)``; any failure becomes one ``StartupError`` line naming ``what``."""
+    try:
+        return fn(*args, **kw)
+    except GroundsegError as e:
+        raise StartupError(f"{what}: {e}", e.exit_code) from None
+    except Exception as e:  # noqa: BLE001 - an environment problem (permissions, disk...): one line, exit 1
+        log.debug("%s: start-up failed", what, exc_info=True)
+        raise StartupError(f"{what}: cannot start: {type(e).__name__}: {e}", 1) from None
+
+
 def cmd_station(args) -> int:
+    """The station daemon: every component composed, started in order, closed in reverse order."""
+    from . import logs, notify
     from .config import load_config
     from .catalog import load_catalog
-    from .schedule import executor as _executor  # noqa: F401  (registers the [executor] section)
 
-    config = load_config(args.config)
+    config = load_config(args.config)   # every section, whichever component reads it
+    logs.setup_logging(config.section("logging"))
     catalog = load_catalog(args.catalog) if args.catalog else None
     out = sys.stdout
     sim = None
@@ -608,6 +733,7 @@ def cmd_station(args) -> int:
             raise InputError(f"--speed {speed} must be > 0")
         start = _parse_time(args.start) if args.start else time.time()
         clock = SimClock(start, speed)
+        clock.pause()  # start-up (components, planning) takes no simulated time: resumed when the loop runs
         from .sim import SimSettings
 
         settings = SimSettings(samp_rate_sps=args.sim_samp_rate)
@@ -626,19 +752,78 @@ def cmd_station(args) -> int:
             config = with_workdir(config, pathlib.Path(args.workdir).resolve())
         clock = RealClock()
         max_passes = args.passes or None
-    station = Station(config, clock, catalog=catalog, simulate=sim)
-    printer = _Printer(out, args.json)
-    station.events.subscribe(printer)
 
-    def on_signal(signum, frame):
-        station.stop(f"received {signal.Signals(signum).name}")
+    watchdog = notify.Watchdog.from_env()
+    with contextlib.ExitStack() as stack:
+        station = _start("station", Station, config, clock, catalog=catalog, simulate=sim)
+        stack.callback(station.close)
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    try:
-        reports = station.run(max_passes=max_passes)
-    finally:
-        station.close()
+        def on_signal(signum, frame):
+            # The handler runs in the main thread between two of its bytecodes, maybe inside a lock that
+            # stop() takes too (event bus, printer, executor): stop from a thread of its own.
+            threading.Thread(target=station.stop, args=(f"received {signal.Signals(signum).name}",),
+                             name="station-stop", daemon=True).start()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        station.heartbeat = notify.Heartbeat.for_watchdog(watchdog)
+
+        # 1. the gateway: its outbox takes every frame before anything else happens to it
+        gateway = None
+        if config.has("gateway"):
+            from .gateway.wiring import attach_gateway
+
+            gateway = _start("gateway", attach_gateway, station, config)
+            stack.callback(gateway.close)
+        # 2. the uplink
+        if config.has("uplink"):
+            from .uplink.wiring import attach_uplink
+
+            uplink = _start("uplink", attach_uplink, station, config)
+            stack.callback(uplink.close)
+        # 3. metrics
+        metrics = None
+        if config.has("metrics") and config.metrics.enabled:
+            from .telemetry.exporter import MetricsServer
+            from .telemetry.wiring import attach_metrics
+
+            metrics = _start("metrics", attach_metrics, station, config, serve=False)
+            stack.callback(metrics.close)
+            try:  # a port that cannot be bound stops the daemon (attach_metrics alone would go on without)
+                metrics.server = MetricsServer(metrics.registry, config.metrics.host, config.metrics.port).start()
+            except GroundsegError as e:
+                raise StartupError(str(e), 3) from None
+            if gateway is not None:
+                metrics.attach_gateway(gateway)
+        # 4. the control plane (None without [control] or with enabled = false)
+        from .control import start_control_plane
+
+        control = _start("control plane", start_control_plane, station)
+        if control is not None:
+            stack.callback(control.close)
+            if metrics is not None:
+                metrics.attach_control(control)
+            if sim is not None:  # remotely controlled: never jump over idle time, never end for lack of work
+                sim.skip_idle = False
+        # 5. what the operator and systemd see
+        stack.enter_context(_Subscription(station.events.subscribe(notify.status_subscriber(),
+                                                                    topics=notify.STATUS_TOPICS)))
+        if logs.under_journal():  # under systemd: one structured line per event, in the journal
+            sub = logs.event_logger(task_of=lambda pid: station.store.get_pass(pid).task_id)
+        else:
+            sub = _Printer(out, args.json)
+        stack.enter_context(_Subscription(station.events.subscribe(sub)))
+        try:
+            with station.heartbeat.busy(600.0):
+                _start("planning", station.start)  # recover, load element sets, plan: then the station is up
+            watchdog.start(station.heartbeat.fresh)
+            notify.notify_ready(f"started: {len(station.next_passes(1000))} pass(es) planned")
+            if isinstance(clock, SimClock) and clock.is_paused:
+                clock.resume()
+            reports = station.run(max_passes=max_passes, max_idle_s=math.inf if control is not None else 7 * 86400.0)
+        finally:
+            notify.notify_stopping(station.stop_reason or "finished")
+            watchdog.stop()
     if args.json:
         for r in reports:
             print(json.dumps({"topic": "summary", "pass_id": r.pass_id, "state": r.state, "reason": r.reason,
@@ -654,3 +839,16 @@ def cmd_station(args) -> int:
         print("groundseg: no pass was flown", file=sys.stderr)
         return 1
     return 0 if ok else 1
+
+
+class _Subscription:
+    """An unsubscribe function as a context manager (for the ExitStack)."""
+
+    def __init__(self, unsubscribe: Callable[[], None]):
+        self.unsubscribe = unsubscribe
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.unsubscribe()

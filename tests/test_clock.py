@@ -72,3 +72,36 @@ def test_real_clock():
 def test_bad_speed():
     with pytest.raises(InputError, match="speed"):
         SimClock(T0, speed=0)
+
+
+def test_a_paused_clock_stands_still_and_runs_on_from_there():
+    c = SimClock(T0, speed=1e6)           # a wall millisecond is 1000 simulated seconds
+    with c.paused():
+        t = c.now()
+        with c.paused():                  # nestable
+            time.sleep(0.01)
+        time.sleep(0.01)
+        assert c.now() == t and c.is_paused
+    assert not c.is_paused
+    assert c.now() >= t                   # never backwards
+    c2 = SimClock(T0, speed=1e-6)
+    c2.pause()
+    c2.advance(50.0)                      # explicit moves still move it
+    assert c2.now() == T0 + 50.0
+    c2.resume()
+    with pytest.raises(InputError, match="not paused"):
+        c2.resume()
+
+
+def test_a_sleeper_on_a_paused_clock_waits_for_the_resume():
+    c = SimClock(T0, speed=1e6)
+    c.pause()
+    target = c.now() + 10.0               # 10 us of wall time once the clock runs
+    result = []
+    th = threading.Thread(target=lambda: result.append(c.sleep_until(target)))
+    th.start()
+    th.join(timeout=0.2)
+    assert result == [] and th.is_alive() and c.now() < target
+    c.resume()
+    th.join(timeout=30)
+    assert result == [True] and c.now() >= target

@@ -1,6 +1,7 @@
 """Station configuration: the seed file, every error at once, malformed inputs, new sections."""
 from __future__ import annotations
 
+import dataclasses
 import pathlib
 import tomllib
 
@@ -79,6 +80,8 @@ def _variant(old: str, new: str) -> str:
 
 BAD = [
     ("toml syntax", MINIMAL + "\n[station\n", "not valid TOML"),
+    ("home of an unknown user", MINIMAL + '[storage]\nartifacts_dir = "~nosuchuser-groundseg/passes"\n',
+     "storage.artifacts_dir: '~nosuchuser-groundseg/passes': ~nosuchuser-groundseg is not a user"),
     ("missing station", MINIMAL.split("[[chains]]")[0].replace("[station]", "[stationx]"), "station: missing section"),
     ("missing chains", MINIMAL.split("[[chains]]")[0], "chains: missing section"),
     ("chains not an array", "chains = 3\n" + MINIMAL.split("[[chains]]")[0], "chains: expected an array of tables"),
@@ -173,6 +176,61 @@ def test_later_features_add_sections(monkeypatch, tmp_path):
         C.register_section("telescope")(_parse)
     with pytest.raises(InputError, match="unknown config section 'nope'"):
         cfg.section("nope")
+
+
+def test_every_section_is_known_whoever_reads_the_file(tmp_path):
+    """In a fresh process that imported nothing but groundseg.config, the file is checked against every
+    section the station reads (registered by their own modules), and ``has`` tells which ones it has."""
+    import subprocess
+    import sys
+
+    p = tmp_path / "station.toml"
+    p.write_text(MINIMAL + '[executor]\nlead_s = 20.0\n[control]\nsecurity = "plain"\n'
+                 'endpoint = "ipc:///tmp/x"\npub_endpoint = "ipc:///tmp/y"\n[uplink]\nmin_el_deg = 15.0\n'
+                 '[logging]\nlevel = "debug"\n[gateway]\nfsync = "normal"\n')
+    code = f"""
+import sys
+from groundseg import config as C
+assert "groundseg.uplink.settings" not in sys.modules
+cfg = C.load_config({str(p)!r})
+print(cfg.section("executor").lead_s, cfg.control.plain, cfg.uplink.min_el_deg, cfg.section("logging").level,
+      cfg.gateway.fsync, cfg.has("uplink"), cfg.has("metrics"), sorted(C.SECTIONS.names()))
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.split(" ", 7)
+    assert out[:7] == ["20.0", "True", "15.0", "debug", "normal", "True", "False"]
+    assert all(n in out[7] for n in ("'control'", "'executor'", "'gateway'", "'logging'", "'metrics'", "'uplink'"))
+    # the sections are registered once, by their owners (no takeover of an earlier parser)
+    from groundseg.control.settings import parse_control
+    from groundseg.gateway.settings import parse_gateway
+    from groundseg.uplink.settings import parse_uplink
+
+    assert C.SECTIONS.get("control").parse is parse_control and C.SECTIONS.get("gateway").parse is parse_gateway
+    assert C.SECTIONS.get("uplink").parse is parse_uplink
+    bad = tmp_path / "bad.toml"
+    bad.write_text(MINIMAL + "[uplink]\nmin_el_deg = 95.0\n[control]\nsecurity = \"none\"\n")
+    with pytest.raises(InputError) as ei:
+        C.load_config(bad)
+    assert "uplink.min_el_deg" in str(ei.value) and "control.security" in str(ei.value)
+
+
+def test_has_names_the_sections_the_file_has(tmp_path):
+    cfg = load_text(tmp_path, MINIMAL + "[metrics]\nenabled = false\n")
+    assert cfg.has("station") and cfg.has("chains") and cfg.has("metrics")
+    assert not cfg.has("gateway") and not cfg.has("control") and not cfg.has("uplink")
+    assert cfg.gateway.sinks == () and cfg.control.enabled is False  # absent: the parser's defaults
+    with pytest.raises(InputError, match="unknown config section"):
+        cfg.has("nope")
+    moved = dataclasses.replace(cfg, sections={**cfg.sections})
+    assert moved.has("metrics") and not moved.has("gateway")
+
+
+def test_storage_free_space_floor(tmp_path):
+    assert load_text(tmp_path, MINIMAL).storage.min_free_mb == 500.0
+    assert load_text(tmp_path, MINIMAL + "[storage]\nmin_free_mb = 0\n").storage.min_free_mb == 0.0
+    with pytest.raises(InputError, match="storage.min_free_mb: -5 is outside"):
+        load_text(tmp_path, MINIMAL + "[storage]\nmin_free_mb = -5\n")
 
 
 def test_config_check_command(tmp_path, capsys):

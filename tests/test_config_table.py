@@ -50,6 +50,12 @@ def test_the_production_example_passes_and_is_documented():
     assert doc["storage"]["retention_days"] > doc["storage"]["iq_retention_days"] > 0
     assert doc["storage"]["state_dir"] == "/var/lib/groundseg"          # the unit's StateDirectory=
     assert {s["kind"] for s in doc["gateway"]["sinks"]} == {"sids", "mqtt"}
+    # the sink kinds it lists are the registry's, every one of them
+    from groundseg.gateway.sinks import SINKS
+
+    listed = re.search(r"# one of: ([a-z_, ]+)", TEXT).group(1).split(", ")
+    assert listed == sorted(SINKS.names())
+    assert doc["storage"]["min_free_mb"] > 0
     # fully commented: each key line has a comment of its own or sits under a comment paragraph
     lines = TEXT.splitlines()
     key = re.compile(r"^[a-z_]+ = ")
@@ -89,7 +95,7 @@ BAD = [
       ("control.pub_endpoint", "plain (unauthenticated) mode is only allowed on ipc:// or loopback")]),
     ("metrics address", variant(('address = "127.0.0.1:9108"', 'address = "9108"')),
      [("metrics.address", "'9108' is not host:port")]),
-    ("sink without a kind", variant(('kind = "sids"                 # one of: kiss_server, mqtt, sids, zmq_pub\n', "")),
+    ("sink without a kind", variant(('kind = "sids"                 # one of: file, kiss_server, mqtt, sids, zmq_pub\n', "")),
      [("gateway.sinks[0].kind", "missing (required)")]),
     ("retention negative", variant(("retention_days = 90", "retention_days = -1")),
      [("storage.retention_days", "-1 is outside [0, 36500]")]),

@@ -1,10 +1,11 @@
-"""The control plane against real station daemons (child processes, CURVE, loopback TCP).
+"""The control plane against real station daemons (``groundseg station`` child processes, CURVE, loopback TCP).
 
-Two simulated daemons: an idle one, on which every command round-trips (tasks, blackouts, plan, element
-sets, manual rotator and radio, configuration...), the malformed-request table is replayed and the keys
-are tried; and one flying a replayed (simulated) GOMX-1 pass, whose decoded frames must appear on the PUB
-stream, during which manual control is refused, and which is aborted over the control plane. A last test
-checks that every registered command was exercised.
+Two simulated daemons, each with a gateway (a file sink) and an uplink (a file SDR sink): an idle one, on
+which every command round-trips (tasks, blackouts, plan, element sets, manual rotator and radio,
+configuration, gateway and uplink...), the malformed-request table is replayed and the keys are tried; and
+one flying a replayed (simulated) GOMX-1 pass, whose decoded frames must appear on the PUB stream and in the
+gateway's archive, during which manual control is refused and a telecommand is sent, and which is aborted
+over the control plane. A last test checks that every registered command was exercised.
 """
 from __future__ import annotations
 
@@ -41,6 +42,17 @@ def fails(client, cmd, args, code):
     return ei.value
 
 
+def components(d) -> str:
+    """[gateway] with a file archive and [uplink] with transmit enabled and a file SDR sink, under ``d``."""
+    return "\n".join([
+        "[gateway]", 'fsync = "off"', "retry_initial_s = 0.2", "retry_max_s = 1.0",
+        "[[gateway.sinks]]", 'name = "archive"', 'kind = "file"', f'url = "file://{d}/archive"',
+        "[uplink]", "transmit_enabled = true", "min_el_deg = 10.0", "freq_hz = 437.25e6", 'callsign = "SP5TST"',
+        "check_interval_s = 0.2",
+        "[uplink.sdr]", 'kind = "file"', "samp_rate_sps = 48000.0", f'path = "{d}/uplink-iq"',
+    ])
+
+
 def _stop(st: SimStation) -> None:
     rc = st.stop()
     assert rc == 0, f"the daemon exited with {rc}:\n{st.daemon.log()[-3000:]}"
@@ -50,7 +62,8 @@ def _stop(st: SimStation) -> None:
 
 @pytest.fixture(scope="module")
 def idle(tmp_path_factory):
-    st = SimStation(tmp_path_factory.mktemp("idle"), extra_control=f"max_request_bytes = {MAX_BYTES}")
+    d = tmp_path_factory.mktemp("idle")
+    st = SimStation(d, extra_control=f"max_request_bytes = {MAX_BYTES}", extra_sections=components(d))
     st.write_config(heartbeat_s=0.5)
     st.start(time.time(), speed=1.0)  # no task: nothing flies, manual control is allowed
     yield st
@@ -176,6 +189,27 @@ def test_manual_rotator_and_radio_when_no_pass_runs(idle, op):
     assert call(op, "status")["manual_radio"]["uhf0"]["freq_hz"] == 437.25e6
 
 
+def test_gateway_and_uplink_on_an_idle_station(idle, op):
+    gw = call(op, "gateway.status")
+    assert gw["fsync"] == "off" and gw["depth"] == 0 and gw["frames"] == 0
+    assert gw["sinks"]["archive"]["kind"] == "file" and gw["sinks"]["archive"]["queued"] == 0
+    assert gw["outbox"].endswith("/work/state/gateway/outbox.sqlite")
+    assert call(op, "uplink.list") == {"telecommands": []}
+    err = fails(op, "uplink.queue", {"pass_id": "no-such-pass", "payload_hex": "c0ffee", "framing": "AX.25",
+                                     "options": {"dst": "GOMX1"}}, "not_found")
+    assert "no-such-pass" in err.message
+    fails(op, "uplink.queue", {"pass_id": "p", "payload_hex": "xyz", "framing": "AX.25"}, "bad_args")
+    fails(op, "uplink.cancel", {"id": "abc123"}, "not_found")
+    log = call(op, "uplink.log")
+    assert [(e["kind"], e["code"]) for e in log["entries"]] == [("refusal", "not_found")]
+    assert log["log"].endswith("/work/state/uplink/transmissions.jsonl")
+    with idle.client("ro") as ro:
+        with pytest.raises(RemoteError) as ei:
+            ro.request("uplink.queue", {"pass_id": "p", "payload_hex": "00", "framing": "AX.25"})
+        assert ei.value.code == "forbidden"
+        assert ro.request("gateway.status")["depth"] == 0  # read-only may look
+
+
 def test_recordings_and_configuration(op):
     assert call(op, "recording.list")["recordings"] == []
     fails(op, "artifact.list", {"pass_id": "nope"}, "not_found")
@@ -298,7 +332,8 @@ SPEED = 10.0
 
 @pytest.fixture(scope="module")
 def flying(tmp_path_factory):
-    st = SimStation(tmp_path_factory.mktemp("flying"))
+    d = tmp_path_factory.mktemp("flying")
+    st = SimStation(d, extra_sections=components(d))
     norad, tx = DEFAULT_SAT
     p = next_pass(norad, time.time(), min_el_deg=40.0)
     st.write_config(task=st.pass_task(norad, tx, p, HALF_WINDOW_S), heartbeat_s=0.5)
@@ -313,6 +348,7 @@ def test_frames_of_a_replayed_pass_appear_on_the_pub_stream_and_manual_control_i
     with flying.subscriber(["frame", "pass.", "heartbeat"]) as sub, flying.client("op") as op:
         end = time.monotonic() + 240
         refused = False
+        tc = None
         while len(frames) < 2 and time.monotonic() < end:
             ev = sub.recv(1.0)
             if ev is None:
@@ -321,13 +357,29 @@ def test_frames_of_a_replayed_pass_appear_on_the_pub_stream_and_manual_control_i
                 frames.append(ev)
             elif ev["topic"] == "pass.state":
                 states.append(ev["data"]["state"])
-            if not refused and call(op, "pass.status")["current"] is not None:
+            cur = call(op, "pass.status")["current"] if not refused else None
+            if cur is not None:
                 err = fails(op, "rotator.point", {"az_deg": 10.0, "el_deg": 10.0}, "refused")
                 assert "is running" in err.message
                 fails(op, "radio.tune", {"freq_hz": 437e6}, "refused")
                 refused = True
+                # a telecommand for this pass: sent inside it, once the satellite is above 10 degrees
+                tc = call(op, "uplink.queue", {"pass_id": cur["pass_id"], "payload_hex": "c0ffee01",
+                                               "framing": "AX.25", "options": {"dst": "GOMX1"}})
+                assert tc["state"] == "queued" and tc["pass_id"] == cur["pass_id"]
         assert len(frames) >= 2, flying.daemon.log()[-3000:]
-        assert refused
+        assert refused and tc is not None
+        sent = None
+        end = time.monotonic() + 60
+        while sent is None and time.monotonic() < end:
+            listed = {t["id"]: t for t in call(op, "uplink.list", {"state": "all"})["telecommands"]}
+            sent = listed[tc["id"]] if listed[tc["id"]]["state"] != "queued" else None
+            time.sleep(0.2)
+        assert sent is not None and sent["state"] == "sent", (sent, flying.daemon.log()[-3000:])
+        tx = [e for e in call(op, "uplink.log")["entries"] if e.get("command_id") == tc["id"]]
+        assert len(tx) == 1 and tx[0]["result"] == "sent" and tx[0]["el_start_deg"] >= 10.0
+        assert tx[0]["payload_hex"] == "c0ffee01" and tx[0]["freq_hz"] == 437.25e6
+        assert (flying.dir / "uplink-iq" / f"{tc['id']}.sigmf-data").stat().st_size == tx[0]["samples"] * 8
         f = frames[0]
         assert f["topic"] == f"frame.{DEFAULT_SAT[0]}"
         rec = f["data"]["record"]
@@ -352,10 +404,18 @@ def test_frames_of_a_replayed_pass_appear_on_the_pub_stream_and_manual_control_i
                 report = ev["data"]
         assert report is not None and report["state"] == "interrupted" and report["pass_id"] == pass_id
         assert report["counts"]["frames"] >= len({fr["data"]["record"]["hex"] for fr in frames})
-        # every frame seen on the stream was stored
+        # every frame seen on the stream was stored, and went through the gateway to its archive
         stored = [json.loads(line) for line in
                   (flying.dir / "work" / "passes" / pass_id / "frames.jsonl").read_text().splitlines()]
         assert {fr["data"]["record"]["hex"] for fr in frames} <= {r["hex"] for r in stored}
+        end = time.monotonic() + 30
+        while call(op, "gateway.status")["depth"] and time.monotonic() < end:
+            time.sleep(0.2)
+        gw = call(op, "gateway.status")
+        assert gw["depth"] == 0 and gw["frames"] == len(stored) and gw["sinks"]["archive"]["forwarded"] == len(stored)
+        archived = [json.loads(line) for f in sorted((flying.dir / "archive").glob("*.jsonl"))
+                    for line in f.read_text().splitlines()]
+        assert sorted(a["hex"] for a in archived) == sorted(r["hex"] for r in stored)
         # and the artifacts are listed
         recs = call(op, "recording.list")["recordings"]
         assert recs[0]["pass_id"] == pass_id and recs[0]["report"]["state"] == "interrupted"

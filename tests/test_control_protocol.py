@@ -164,7 +164,7 @@ def test_registry_has_every_command_of_the_issue_with_docs_and_a_role():
 def test_acting_commands_need_the_operator_role():
     read = {"status", "version", "commands", "tle.show", "passes.predict", "task.list", "task.show", "blackout.list",
             "plan.show", "pass.status", "rotator.position", "recording.list", "artifact.list", "artifact.meta",
-            "config.show"}
+            "config.show", "gateway.status", "uplink.list", "uplink.log"}
     for name, c in COMMANDS.items():
         assert c.role == ("readonly" if name in read else "operator"), name
 

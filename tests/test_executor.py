@@ -137,7 +137,11 @@ def flown(tmp_path_factory):
     p = passes(30.0)[0]
     window = (p.aos_unix_s - 60.0, p.aos_unix_s + 180.0)
     cfg = load(write_config(d, [window]))
-    clock = SimClock(p.aos_unix_s - 3600.0, speed=30.0)  # slack for planning and synthesis (wall time)
+    # 2 s of station time before the set-up (setup_s 90 before AOS): enough because simulated time stands
+    # still while the station synthesises the pass's IQ (SimClock.paused; the test holds it while it builds
+    # the station and plans, as `groundseg station` does during its start-up)
+    clock = SimClock(p.aos_unix_s - 92.0, speed=30.0)
+    clock.pause()
     sim = SimOptions(speed=30.0, settings=SimSettings(samp_rate_sps=FS), drain_timeout_s=120.0)
     station = Station(cfg, clock, simulate=sim)
     events: list = []
@@ -158,6 +162,7 @@ def flown(tmp_path_factory):
         plan_snapshot = None
         station.start()
         plan_snapshot = station.store.passes()
+        clock.resume()
         reports = station.run(max_passes=1)
         emu_target = emu.model.target()
         received = [c.decode() for c in emu.received]
@@ -186,6 +191,9 @@ def test_the_pass_completes_through_every_state(flown):
     assert flown["rec"].state is PassState.COMPLETED, flown["rec"].reason
     states = [e["to_state"] for e in flown["history"]]
     assert states == ["planned", "pre-pass", "in-pass", "post-pass", "completed"]
+    # set up on time although the clock ran from 2 s before: synthesising the IQ took no station time
+    pre = next(e for e in flown["history"] if e["to_state"] == "pre-pass")
+    assert pre["t_unix_s"] <= flown["rec"].start_unix_s - 90.0 + 5.0  # [planner] setup_s
     assert flown["report"].state == "completed"
     assert flown["report"].errors == []
 
@@ -261,6 +269,36 @@ def test_the_frames_sent_come_out_decoded(flown):
     sent_t = {f["hex"]: f["end_unix_s"] for f in sim["frames"]}
     for f in frames:
         assert abs(f["t_unix_s"] - sent_t[f["hex"]]) < 1.0
+
+
+def test_the_flowgraph_counts_every_sample_it_took(flown):
+    """The done line's cumulative counts: every sample of the source (the IQ file has the same number), no
+    overrun from a file; the done line also went out as a radio event."""
+    rep = flown["report"]
+    done = rep.flowgraph[0]["done"]
+    n = (flown["dir"] / art.IQ_DATA).stat().st_size // 8
+    assert done["samples"] == done["iq_samples"] == n > 0
+    assert done["overruns"] == 0 and done["underruns"] == 0
+    ev = [e.data for e in flown["events"] if e.topic == "radio" and e.data.get("state") == "done"]
+    assert len(ev) == 1 and ev[0]["samples"] == n and ev[0]["chain"] == flown["rec"].chain
+
+
+def test_the_sample_counter_counts_overruns_from_time_tags():
+    import pmt
+    from gnuradio import blocks, gr
+
+    from flowgraphs.pass_runner import _make_blocks
+
+    _, _, sample_counter = _make_blocks()
+    tags = [gr.tag_utils.python_to_tag((k, pmt.intern("rx_time"), pmt.make_tuple(pmt.from_uint64(k), pmt.from_double(0.0)),
+                                        pmt.intern("src"))) for k in (0, 5000, 9000)]
+    tags.append(gr.tag_utils.python_to_tag((7000, pmt.intern("rx_freq"), pmt.from_double(1.0), pmt.intern("src"))))
+    tb = gr.top_block()
+    src = blocks.vector_source_c(np.zeros(12345, np.complex64), False, 1, tags)
+    counter = sample_counter()
+    tb.connect(src, counter)
+    tb.run()
+    assert counter.samples == 12345 and counter.time_tags == 3 and counter.overruns == 2
 
 
 def test_the_artifacts_exist(flown):
@@ -533,6 +571,127 @@ def test_stopping_the_station_interrupts_the_pass(fault_station):
     assert st.gates["rot"].owner is None
 
 
+def test_an_aborted_pass_ends_at_once_the_station_flies_on_and_the_rest_is_not_replanned(fault_station):
+    st, ids, events = fault_station(["ok", "ok"])
+    aborted, replans = [], []
+
+    def on_event(ev):
+        if ev.topic == "pass.state" and ev.data["state"] == "in-pass" and ev.data["pass_id"] == ids[0]:
+            threading.Timer(0.3, lambda: aborted.append(st.abort_pass("aborted by op: test"))).start()
+        if ev.topic == "pass.report" and ev.data["pass_id"] == ids[0]:
+            # what a replan right after the abort would plan (compute_plan writes nothing)
+            replans.append((ev.t_unix_s, st.planning.compute_plan(ev.t_unix_s)[0]))
+
+    st.events.subscribe(on_event)
+    reports = st.run(max_passes=2)
+    assert aborted == [True]
+    assert [r.pass_id for r in reports] == ids            # the station went on to the next pass
+    first = st.store.get_pass(ids[0])
+    assert first.state is PassState.INTERRUPTED and first.reason == "aborted by op: test"
+    assert st.store.get_pass(ids[1]).state is PassState.COMPLETED
+    assert not st._stop.is_set() and st.stop_reason == ""
+    # the flowgraph was stopped then, not drained to the end of the pass
+    assert reports[0].flowgraph[0]["ended_unix_s"] < first.end_unix_s - 60.0
+    assert _gone(reports[0].flowgraph[0]["pid"]) and st.gates["rot"].owner is None
+    # recorded: a replan does not plan the rest of the aborted pass again, and says why
+    assert [p.pass_id for p in st.store.no_replan_passes()] == [ids[0]]
+    (t, plan), = replans
+    assert t < first.end_unix_s - 60.0                    # plenty of the pass was left to re-plan
+    assert [p for p in plan.planned if p.task_id == first.task_id and not p.locked] == []
+    assert any("operator aborted" in d.reason and d.task_id == first.task_id for d in plan.dropped)
+
+
+def test_a_pass_interrupted_by_a_stop_may_be_replanned(fault_station):
+    """A station stop is not an operator's abort: after a restart the rest of the pass may be flown."""
+    st, ids, events = fault_station(["ok", "ok"])
+
+    def stop_in_pass(ev):
+        if ev.topic == "pass.state" and ev.data["state"] == "in-pass":
+            threading.Timer(0.3, st.stop, args=("operator stop",)).start()
+
+    st.events.subscribe(stop_in_pass)
+    st.run(max_passes=2)
+    assert st.store.get_pass(ids[0]).state is PassState.INTERRUPTED
+    assert st.store.no_replan_passes() == []
+
+
+def test_frames_go_to_the_frame_hook_before_the_artifacts_and_the_events(fault_station):
+    st, ids, events = fault_station(["ok", "ok"])
+    seen = []
+
+    def hook(record, pass_id, norad):
+        stored = [f["hex"] for f in art.read_frames(st.config.artifacts_dir / pass_id)]
+        published = [e.data["record"]["hex"] for e in events if e.topic == "frame"]
+        seen.append((record["hex"], record["hex"] in stored, record["hex"] in published, norad))
+
+    st.executor.frame_hook = hook
+    reports = st.run(max_passes=1)
+    frames = art.read_frames(st.config.artifacts_dir / ids[0])
+    assert len(seen) == len(frames) == reports[0].counts["frames"] >= 3
+    assert [s[0] for s in seen] == [f["hex"] for f in frames]
+    assert all(not in_file and not in_events and norad == NORAD for _, in_file, in_events, norad in seen)
+
+
+def test_a_failing_frame_hook_loses_no_frame(fault_station):
+    st, ids, events = fault_station(["ok", "ok"])
+
+    def hook(record, pass_id, norad):
+        raise RuntimeError("outbox bug")
+
+    st.executor.frame_hook = hook
+    reports = st.run(max_passes=1)
+    n = reports[0].counts["frames"]
+    assert n >= 1 and len(art.read_frames(st.config.artifacts_dir / ids[0])) == n
+    assert any(e.topic == "error" and e.data["where"] == "gateway" and "outbox bug" in e.data["message"]
+               for e in events)
+
+
+def test_each_flowgraph_run_ends_with_a_done_radio_event(fault_station):
+    st, ids, events = fault_station(["ok", "ok"])
+    reports = st.run(max_passes=1)
+    done = [e.data for e in events if e.topic == "radio" and e.data.get("state") == "done"]
+    assert len(done) == 1 and done[0]["pass_id"] == ids[0] and done[0]["chain"] == "vhf0"
+    assert done[0]["reason"] == "stopped" and done[0]["frames"] == reports[0].counts["frames"]
+    assert done[0]["doppler_applied"] == reports[0].flowgraph[0]["done"]["doppler_applied"] > 0
+
+
+def test_the_station_loop_applies_retention_and_spares_the_new_pass(fault_station):
+    import time as _time
+
+    st, ids, events = fault_station(["ok", "ok"])
+    st.config = dataclasses.replace(st.config, sections={**st.config.sections, "storage": dataclasses.replace(
+        st.config.storage, retention_days=30.0, iq_retention_days=0.0, min_free_mb=0.0)})
+    old = st.config.artifacts_dir / "fc-0-39444-20200101T000000"
+    old.mkdir(parents=True)
+    (old / art.FRAMES_JSONL).write_text('{"hex": "00"}\n')
+    t = _time.time() - 100 * 86400.0
+    os.utime(old / art.FRAMES_JSONL, (t, t))
+    reports = st.run(max_passes=1)
+    assert not old.exists()
+    assert (st.config.artifacts_dir / ids[0] / art.REPORT).exists()
+    assert reports[0].pass_id == ids[0] and st.retention_reports
+    assert any(r.passes_deleted == [old.name] for r in st.retention_reports)
+
+
+@pytest.mark.parametrize("free_mb,records", [(100.0, False), (10_000.0, True)])
+def test_a_pass_records_no_iq_when_the_disk_is_short_of_space(fault_station, monkeypatch, free_mb, records):
+    from groundseg.storage import retention
+
+    st, ids, events = fault_station(["ok", "ok"])
+    tr = st.store.get_task("fc-0")
+    st.store.add_task(dataclasses.replace(tr.task, recording=dataclasses.replace(tr.task.recording, iq=True)),
+                      st.clock.now(), replace=True)
+    monkeypatch.setattr(retention, "free_bytes", lambda path: int(free_mb * 1e6))  # [storage] min_free_mb 500
+    reports = st.run(max_passes=1)
+    spec = json.loads((st.config.artifacts_dir / ids[0] / art.SPEC).read_text())
+    assert (spec["record_iq"] is not None) is records
+    warned = [w["message"] for w in reports[0].warnings if w["where"] == "storage"]
+    assert bool(warned) is not records and st.store.get_pass(ids[0]).state is PassState.COMPLETED
+    if not records:
+        assert "100 MB free" in warned[0] and "not recorded" in warned[0]
+        assert any(e.topic == "warning" and e.data["where"] == "storage" for e in events)
+
+
 def test_lead_longer_than_setup_is_refused(tmp_path):
     from groundseg.schedule.executor import PassExecutor
 
@@ -654,15 +813,19 @@ def test_event_bus_delivers_filters_and_survives_bad_subscribers():
     def bad(ev):
         raise RuntimeError("subscriber bug")
 
+    order = []
     bus.subscribe(bad)
     unsub = bus.subscribe(got.append)
     bus.subscribe(frames_only.append, topics=["frame"])
+    bus.subscribe(lambda ev: order.append("later"), topics=["frame"])
+    bus.subscribe(lambda ev: order.append("first"), topics=["frame"], first=True)
     e1 = bus.publish("pass.state", pass_id="p", state="pre-pass")
     e2 = bus.publish("frame", pass_id="p", record={"hex": "00"})
     unsub()
     bus.publish("frame", pass_id="p", record={"hex": "01"})
     assert [e.seq for e in got] == [e1.seq, e2.seq] and e2.seq > e1.seq
     assert [e.data["record"]["hex"] for e in frames_only] == ["00", "01"]
+    assert order == ["first", "later", "first", "later"]  # subscribed last, called first
     assert bus.errors == 3
     assert e2.to_dict() == {"topic": "frame", "t_unix_s": 1000.0, "seq": e2.seq, "pass_id": "p",
                             "record": {"hex": "00"}}

@@ -1,7 +1,7 @@
 """The MQTT sink against a real broker (Debian's mosquitto on loopback) and a real simulated station daemon.
 
-One replayed (simulated) GOMX-1 pass is flown by the station daemon with its gateway
-(``python -m groundseg.gateway.daemon``), the frames going to mosquitto (password authentication,
+One replayed (simulated) GOMX-1 pass is flown by the station daemon (``groundseg station`` with a
+``[gateway]`` section), the frames going to mosquitto (password authentication,
 QoS 1); a fleet consumer subscribes with a persistent session. Mid-pass the broker is stopped, later
 restarted while the station still flies (the sink reconnects), stopped again, and the station process is
 SIGKILLed while the broker is down. A new station process is started on the same state; then the broker
@@ -141,7 +141,7 @@ class Daemon:
         env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
         self.log_path = log
         self._log = open(log, "wb")
-        self.proc = subprocess.Popen([sys.executable, "-m", "groundseg.gateway.daemon", "--config", str(config),
+        self.proc = subprocess.Popen([sys.executable, "-m", "groundseg.cli", "station", "--config", str(config),
                                       "--workdir", str(workdir), *extra], cwd=ROOT, env=env, stdout=self._log,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 

@@ -377,7 +377,8 @@ class FakeControl:
 
 class FakeGateway:
     def sink_stats(self):
-        return {"local-archive": {"queued": 3, "forwarded": 10, "failed": 1}}
+        return {"local-archive": {"queued": 3, "forwarded": 10, "failed": 1, "rejected": 2,
+                                  "oldest_undelivered_age_s": 42.5}}
 
 
 def full_registry():
@@ -565,6 +566,22 @@ def test_control_and_gateway_sources():
     assert reg.get_sample_value("groundseg_gateway_queue_depth", lab) == 3
     assert reg.get_sample_value("groundseg_gateway_forwarded_total", lab) == 10
     assert reg.get_sample_value("groundseg_gateway_failed_total", lab) == 1
+    assert reg.get_sample_value("groundseg_gateway_rejected_total", lab) == 2
+    assert reg.get_sample_value("groundseg_gateway_oldest_undelivered_age_seconds", lab) == 42.5
+
+
+def test_sinks_beyond_the_label_cap_share_a_series_the_oldest_age_is_kept():
+    class Many:
+        def sink_stats(self):
+            return {f"s{i}": {"queued": 1, "forwarded": 0, "failed": 0, "rejected": 1,
+                              "oldest_undelivered_age_s": float(i)} for i in range(40)}
+
+    reg, _, col = collector_rig()
+    col.gateway = Many()
+    other = {"sink": "other"}
+    assert reg.get_sample_value("groundseg_gateway_queue_depth", other) == 8       # 40 sinks, 32 labels
+    assert reg.get_sample_value("groundseg_gateway_rejected_total", other) == 8
+    assert reg.get_sample_value("groundseg_gateway_oldest_undelivered_age_seconds", other) == 39.0  # max, not sum
 
 
 def test_control_commands_are_capped():

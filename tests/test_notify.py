@@ -263,12 +263,12 @@ FAKE_DAEMON = textwrap.dedent("""
 """)
 
 
-def start_daemon(cmd, systemd: FakeSystemd, watchdog_s: float, cwd=None) -> subprocess.Popen:
+def start_daemon(cmd, systemd: FakeSystemd, watchdog_s: float, cwd=None, stdout=subprocess.PIPE) -> subprocess.Popen:
     env = dict(os.environ)
     env.update(NOTIFY_SOCKET=systemd.env_value, WATCHDOG_USEC=str(int(watchdog_s * 1e6)), PYTHONUNBUFFERED="1")
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     env.pop("WATCHDOG_PID", None)
-    return subprocess.Popen(cmd, env=env, cwd=cwd or ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    return subprocess.Popen(cmd, env=env, cwd=cwd or ROOT, stdout=stdout, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True)
 
 
@@ -312,24 +312,48 @@ def test_fake_daemon_ready_pings_and_a_frozen_loop_stops_the_pings(systemd, tmp_
 
 # --- the station daemon itself ------------------------------------------------------------------------
 
+def demo_config(tmp_path) -> pathlib.Path:
+    """The seed station file with every component, on addresses of this test (no fixed port, no key needed)."""
+    import socket as _socket
+
+    with _socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    text = (ROOT / "seeds" / "station.toml").read_text()
+    for old, new in (
+            ('tle_files = ["tle/*.tle"]', f'tle_files = ["{ROOT / "seeds" / "tle"}/*.tle"]'),
+            ('endpoint = "tcp://127.0.0.1:5555"', f'endpoint = "ipc://{tmp_path}/ctl"\nsecurity = "plain"'),
+            ('pub_endpoint = "tcp://127.0.0.1:5556"', f'pub_endpoint = "ipc://{tmp_path}/pub"'),
+            ('address = "127.0.0.1:9108"', f'address = "127.0.0.1:{port}"'),
+            ('url = "file://~/.local/share/groundseg/demo/frames"', f'url = "file://{tmp_path}/frames"')):
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    p = tmp_path / "station.toml"
+    p.write_text(text)
+    return p
+
+
 def test_station_daemon_notifies_systemd(tmp_path):
-    """``groundseg station --simulate`` as systemd starts it: READY=1, pings, STOPPING=1 on SIGTERM."""
-    src = (ROOT / "groundseg" / "station.py").read_text()
-    if "notify" not in src:
-        pytest.fail("groundseg/station.py has no sd_notify hook yet: add the hook lines from the deployment "
-                    "report (notify_ready after start-up, Watchdog + Heartbeat in the main loop)")
+    """``groundseg station --simulate`` as systemd starts it: READY=1, pings, STOPPING=1 on SIGTERM.
+
+    The seed configuration, every component on (control plane, metrics, gateway), on this test's addresses.
+    """
     systemd = FakeSystemd(str(tmp_path / "notify.sock"))
-    proc = start_daemon([sys.executable, "-m", "groundseg.cli", "station", "--config",
-                         str(ROOT / "seeds" / "station.toml"), "--simulate", "--passes", "1",
-                         "--workdir", str(tmp_path / "work")], systemd, watchdog_s=10.0)
+    log = open(tmp_path / "daemon.log", "w")
+    proc = start_daemon([sys.executable, "-m", "groundseg.cli", "station", "--config", str(demo_config(tmp_path)),
+                         "--simulate", "--passes", "1", "--workdir", str(tmp_path / "work")], systemd,
+                        watchdog_s=10.0, stdout=log)
     try:
         ready = systemd.wait_for(lambda m: m.get("READY") == "1", 300, proc)
         assert "STATUS" in ready or systemd.wait_for(lambda m: "STATUS" in m, 60, proc)
+        assert "pass(es) planned" in ready.get("STATUS", "")
         for _ in range(2):
             systemd.wait_for(is_ping, 60, proc)
         proc.send_signal(signal.SIGTERM)
-        systemd.wait_for(lambda m: m.get("STOPPING") == "1", 120, proc)
-        assert proc.wait(timeout=200) == 0
+        stopping = systemd.wait_for(lambda m: m.get("STOPPING") == "1", 120, proc)
+        assert "SIGTERM" in stopping.get("STATUS", "")
+        assert proc.wait(timeout=200) == 0, (tmp_path / "daemon.log").read_text()[-3000:]
     finally:
         _stop(proc)
+        log.close()
         systemd.close()

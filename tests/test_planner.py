@@ -143,6 +143,23 @@ def test_fixed_passes_keep_their_chain_against_higher_priority():
     assert "conflict: task low (priority 10" in only(p.dropped).reason
 
 
+def test_a_pass_the_operator_aborted_is_not_planned_again_for_its_task_only():
+    """The rest of an aborted pass is dropped with the reason; another task on that satellite, and the
+    satellite's next pass, are planned as usual; without ``exclude`` the rest would be planned."""
+    aborted = PlannedPass("a", 1, "tx", UHF, "uhf0", "rot1", T0 - 300, T0, T0 + 300, 45.0, T0 - 300, T0 + 300,
+                          50, 0.5, T0 - 3600, pass_id="a-1")
+    tasks = [mktask("a", 1), mktask("b", 1, freq=VHF)]
+    passes = [mkpass(1, -300), mkpass(1, 6000)]
+    chains = ONE_UHF + VHF_CHAIN
+    before = run(tasks, passes, chains=chains)
+    assert [(x.task_id, x.start_unix_s) for x in before.planned if x.task_id == "a"] == [("a", T0), ("a", T0 + 6000)]
+    p = run(tasks, passes, chains=chains, exclude=[aborted])
+    assert [(x.task_id, x.start_unix_s) for x in p.planned] == [("b", T0), ("a", T0 + 6000), ("b", T0 + 6000)]
+    d = only(p.dropped)
+    assert d.task_id == "a" and d.aos_unix_s == T0 - 300
+    assert d.reason == "the operator aborted this pass (a-1): the rest of it is not planned again"
+
+
 def test_satellites_without_elements_are_reported():
     p = run([mktask("a", 7)], [], unavailable={7: "no element set for NORAD 7"})
     d = only(p.dropped)

@@ -275,6 +275,65 @@ def test_standing_tasks_follow_the_config_file(tmp_path, catalog):
     svc2.store.close()
 
 
+def test_set_priority_stores_the_task_and_replans(tmp_path, catalog):
+    cfg = load_config(station_file(tmp_path))
+    svc = PlanningService(cfg, catalog=catalog, clock=SimClock(EPOCH))
+    svc.start()
+    rev = svc.store.plan_rev
+    t = svc.set_priority("s-net-a", 99)
+    assert t.priority == 99 and svc.store.get_task("s-net-a").task.priority == 99
+    assert svc.store.plan_rev == rev + 1 and svc.last_replan.diff.plan_rev == rev + 1
+    mine = [p for p in svc.store.passes(["planned"]) if p.task_id == "s-net-a"
+            and p.start_unix_s > EPOCH + cfg.planner.freeze_s]  # passes about to start are frozen
+    assert mine and all(p.priority == 99 for p in mine)  # the plan carries the new priority
+    for bad in (101, -1, "high", True, 5.5):
+        with pytest.raises(InputError, match="priority"):
+            svc.set_priority("s-net-a", bad)
+    with pytest.raises(InputError, match="no task"):
+        svc.set_priority("nope", 10)
+    svc.cancel_task("s-net-a", "test")
+    with pytest.raises(InputError, match="only an active task"):
+        svc.set_priority("s-net-a", 10)
+    assert svc.store.plan_rev == rev + 2  # the refusals replanned nothing
+    svc.store.close()
+
+
+def test_an_aborted_pass_is_not_replanned_an_interrupted_one_is(tmp_path, catalog):
+    """The operator's abort is final for the pass; a station stop or crash leaves the rest to re-plan."""
+    cfg = load_config(station_file(tmp_path))
+    svc = PlanningService(cfg, catalog=catalog, clock=SimClock(EPOCH))
+    svc.start()
+    long = [p for p in svc.store.passes(["planned"]) if p.end_unix_s - p.start_unix_s > 400]
+    # two long passes of tasks observing every pass, far enough apart not to be merged or frozen
+    first = long[0]
+    second = next(p for p in long if p.start_unix_s > first.end_unix_s + 3600)
+
+    def fly_and_interrupt(p, reason):
+        svc.store.transition(p.pass_id, "pre-pass", p.start_unix_s - 60)
+        svc.store.transition(p.pass_id, "in-pass", p.start_unix_s)
+        svc.store.transition(p.pass_id, "interrupted", p.start_unix_s + 100, reason)
+
+    def overlapping(p):
+        return [q for q in svc.store.passes(["planned"]) if q.task_id == p.task_id and q.norad == p.norad
+                and q.start_unix_s < p.end_unix_s and q.end_unix_s > p.start_unix_s]
+
+    fly_and_interrupt(first, "station restarted at ... while the pass was in-pass")
+    svc.replan(first.start_unix_s + 100)
+    again = overlapping(first)
+    assert len(again) == 1 and again[0].start_unix_s == first.start_unix_s + 100  # the rest, from now
+    svc.store.mark_no_replan(second.pass_id, "aborted by op: test", second.start_unix_s + 100)
+    fly_and_interrupt(second, "aborted by op: test")
+    res = svc.replan(second.start_unix_s + 100)
+    assert overlapping(second) == []
+    assert any(d.task_id == second.task_id and f"aborted this pass ({second.pass_id})" in d.reason
+               for d in res.plan.dropped)
+    assert [p.pass_id for p in svc.store.no_replan_passes()] == [second.pass_id]
+    assert svc.store.no_replan_passes(end_after_unix_s=second.los_unix_s + 1) == []
+    with pytest.raises(InputError, match="no pass"):
+        svc.store.mark_no_replan("nope", "x", EPOCH)
+    svc.store.close()
+
+
 def test_service_rejects_tasks_it_cannot_route(tmp_path, catalog):
     cfg = load_config(station_file(tmp_path))
     svc = PlanningService(cfg, catalog=catalog, clock=SimClock(EPOCH))

@@ -14,7 +14,7 @@ from groundseg.orbit.doppler import DopplerModel, doppler_hz
 from groundseg.orbit.passes import look_angles
 from groundseg.registry import Registry
 from groundseg.uplink import tc
-from groundseg.uplink.cltu_framing import CltuDeframer, CltuFramer
+from groundseg.framing.ccsds_tc import CltuDeframer, CltuFramer
 from groundseg.uplink.commands import register_commands
 from groundseg.uplink.doppler import correction_curve
 from groundseg.uplink.policy import PassWindow, UplinkRefused

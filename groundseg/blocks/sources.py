@@ -7,6 +7,7 @@ length. Problems are reported as one line (``InputError``/``HardwareError``).
 from __future__ import annotations
 
 import json
+import math
 import os
 import pathlib
 import struct
@@ -60,6 +61,21 @@ def guess_kind(path: str) -> str:
 
 
 # --- files -------------------------------------------------------------------
+
+#: file sources above this rate are refused: no receiver of the station records that much, and a
+#: corrupt header claiming it (a WAV rate field holds up to 4.29e9) would make the decode hang
+MAX_FILE_SAMP_RATE_SPS = 100e6
+
+
+def _check_rate(rate, what: str) -> float:
+    """A usable sample rate of a file source (finite, positive, not absurd), else ``InputError``."""
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not math.isfinite(rate) or rate <= 0:
+        raise InputError(f"{what}: sample rate {rate!r} is not a positive finite number")
+    if rate > MAX_FILE_SAMP_RATE_SPS:
+        raise InputError(f"{what}: sample rate {rate:g} S/s is above {MAX_FILE_SAMP_RATE_SPS:g} S/s "
+                         "(a corrupt header or a wrong --samp-rate)")
+    return float(rate)
+
 
 def _open_file(path: str | None) -> pathlib.Path:
     if not path:
@@ -146,6 +162,7 @@ def _wav_source(spec: SourceSpec) -> Source:
     from .file_source import array_source, wav_reader
 
     info = read_wav_header(spec.path)
+    _check_rate(info.samp_rate, str(spec.path))
     iq = bool(spec.iq)
     if iq and info.channels != 2:
         raise InputError(f"{spec.path}: IQ from WAV needs 2 channels (I, Q), the file has {info.channels}")
@@ -174,16 +191,16 @@ def _iq_file_block(path: str, datatype: str, n_samples: int, samp_rate_sps: floa
 def _raw_iq_source(spec: SourceSpec) -> Source:
     """Raw interleaved I/Q file (cf32_le, ci16_le, ci8, cu8) at a given sample rate."""
     p = _open_file(spec.path)
-    if not spec.samp_rate_sps or spec.samp_rate_sps <= 0:
+    if spec.samp_rate_sps is None:
         raise InputError(f"{spec.path}: a raw IQ file needs --samp-rate")
+    rate = _check_rate(spec.samp_rate_sps, str(spec.path))
     width = _IQ_TYPES.get(spec.datatype)
     if width is None:
         raise InputError(f"unsupported IQ datatype {spec.datatype!r} (supported: {', '.join(_IQ_TYPES)})")
     n = p.stat().st_size // width
     if n == 0:
         raise InputError(f"{spec.path}: IQ file has no samples")
-    return Source(_iq_file_block(str(p), spec.datatype, n, spec.samp_rate_sps),
-                  float(spec.samp_rate_sps), True, n, {"datatype": spec.datatype})
+    return Source(_iq_file_block(str(p), spec.datatype, n, rate), rate, True, n, {"datatype": spec.datatype})
 
 
 @SOURCES.register("sigmf")
@@ -200,17 +217,21 @@ def _sigmf_source(spec: SourceSpec) -> Source:
         glob = meta["global"]
         datatype = glob["core:datatype"]
         rate = float(glob["core:sample_rate"])
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError, RecursionError) as e:
         raise InputError(f"{meta_path}: not valid SigMF metadata ({type(e).__name__}: {e})") from None
-    if rate <= 0:
-        raise InputError(f"{meta_path}: core:sample_rate must be positive")
-    if datatype not in _IQ_TYPES:
+    rate = _check_rate(rate, f"{meta_path}: core:sample_rate")
+    if not isinstance(datatype, str) or datatype not in _IQ_TYPES:
         raise InputError(f"{meta_path}: unsupported SigMF datatype {datatype!r} (supported: {', '.join(_IQ_TYPES)})")
     n = data_path.stat().st_size // _IQ_TYPES[datatype]
     if n == 0:
         raise InputError(f"{data_path}: SigMF data file has no samples")
-    caps = meta.get("captures") or [{}]
-    freq = caps[0].get("core:frequency") if isinstance(caps[0], dict) else None
+    caps = meta.get("captures")
+    if caps is not None and not (isinstance(caps, list) and all(isinstance(c, dict) for c in caps)):
+        raise InputError(f"{meta_path}: not valid SigMF metadata (captures is not a list of objects)")
+    freq = caps[0].get("core:frequency") if caps else None
+    if freq is not None and (isinstance(freq, bool) or not isinstance(freq, (int, float))
+                             or not math.isfinite(freq)):
+        raise InputError(f"{meta_path}: captures[0] core:frequency {freq!r} is not a finite number")
     return Source(_iq_file_block(str(data_path), datatype, n, rate), rate, True, n,
                   {"datatype": datatype, "freq_hz": freq, "sigmf": glob})
 

@@ -26,8 +26,11 @@ handler), ``settings`` (the [control] section), ``auth`` (key policy and its
 ZAP driver), ``keys`` (key files and ``groundseg keys``), ``station_api``
 (the adapter to ``Station``), ``server`` (ROUTER + PUB in a thread),
 ``client`` (``Client`` with lazy-pirate retries, ``Subscriber``), ``ctl``
-(``groundsegctl``), ``daemon`` (the station daemon with its control plane),
-``testing`` (keys, free ports and a simulated daemon for tests and benchmarks).
+(``groundsegctl``), ``testing`` (keys, free ports and a simulated daemon for
+tests and benchmarks). The station daemon, ``groundseg station``
+(``groundseg.station.cmd_station``), starts the control plane with
+``start_control_plane(station)`` when the configuration has a ``[control]``
+section.
 """
 from . import settings as _settings  # noqa: F401 - registers the [control] config section
 

@@ -320,7 +320,7 @@ class Subscriber(_Monitored):
             ev = json.loads(frames[1].decode("utf-8"))
             if not isinstance(ev, dict) or not isinstance(ev.get("seq"), int):
                 raise ValueError("not an event")
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deeply
             self.malformed += 1
             return None
         seq = ev["seq"]

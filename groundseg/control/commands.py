@@ -1,7 +1,8 @@
 """The registry of control commands: name, role, argument schema, docs, handler.
 
 Every command the station answers is registered here, once, with
-``@command(...)``. The server looks commands up here, validates their
+``@command(...)`` (the gateway's and the uplink's with their services, in
+``groundseg/uplink/commands.py``, added to this registry below). The server looks commands up here, validates their
 arguments with their schema before the handler runs, and checks the
 client's role; ``groundsegctl`` builds one subcommand per command from
 here; PROTOCOL.md's command reference is generated from here
@@ -231,6 +232,8 @@ def _pass_status(api, args, ctx):
          args=(Arg("reason", "string", "why", max_len=500, default="operator request"),),
          result="{aborted: pass_id, reason}; `conflict` when no pass runs")
 def _pass_abort(api, args, ctx):
+    """Only this pass ends: the flowgraph stops at once, the rotator parks, the artifacts are written, and the
+    station flies on to its next pass. The rest of the aborted pass is not planned again."""
     return api.pass_abort(args["reason"], ctx.who)
 
 
@@ -329,6 +332,15 @@ def _config_show(api, args, ctx):
 def _config_reload(api, args, ctx):
     """A file with problems changes nothing (`invalid`, every problem listed)."""
     return api.config_reload(ctx.who)
+
+
+# --- gateway and uplink ------------------------------------------------------------------------------------------
+# Defined with their services (groundseg/uplink/commands.py: gateway.status, uplink.queue, uplink.cancel,
+# uplink.list, uplink.log); a station without [gateway] / [uplink] answers them with `refused`.
+
+from ..uplink.commands import register_commands as _register_uplink_commands  # noqa: E402
+
+_register_uplink_commands(COMMANDS)
 
 
 # --- docs --------------------------------------------------------------------------------------------------------

@@ -239,7 +239,10 @@ def error_reply(rid: str | int | None, err: ControlError) -> bytes:
 
 def parse_reply(raw: bytes) -> dict:
     """A reply as a dict with ``ok`` and ``result`` or ``error``; ``ValueError`` when it is not one."""
-    obj = json.loads(raw.decode("utf-8"))
+    try:
+        obj = json.loads(raw.decode("utf-8"))
+    except RecursionError:
+        raise ValueError("not a control-plane reply (JSON nested too deeply)") from None
     if not isinstance(obj, dict) or not isinstance(obj.get("ok"), bool) or "id" not in obj:
         raise ValueError("not a control-plane reply")
     if obj["ok"] and "result" not in obj:

@@ -9,7 +9,8 @@ The same specs drive the ``groundsegctl`` options and PROTOCOL.md.
 Types: ``string``, ``integer``, ``number`` (finite; integers accepted),
 ``boolean``, ``time`` (ISO 8601 UTC text or Unix seconds), ``object`` (a
 JSON object, checked further by the station, e.g. a task's recording
-options). Nothing is clamped: a value out of bounds is an error.
+options). Nothing is clamped: a value out of bounds is an error. A JSON
+``null`` is the same as leaving the argument out (its default, or missing).
 """
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .protocol import ControlError
+
+_MAX_INT = 2 ** 53  # the largest integer a float (and every JSON peer) holds exactly
 
 TYPES = ("string", "integer", "number", "boolean", "time", "object")
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}"
@@ -73,9 +76,13 @@ class Arg:
         elif t == "integer":
             if isinstance(v, bool) or not isinstance(v, int):
                 return f"expected an integer, got {_tname(v)}"
+            if abs(v) > _MAX_INT:  # JSON allows 400-digit integers; no argument needs one
+                return f"integer out of range (more than {len(str(_MAX_INT))} digits)"
         elif t == "number":
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 return f"expected a number, got {_tname(v)}"
+            if isinstance(v, int) and abs(v) > _MAX_INT:
+                return "number out of range"
             if not math.isfinite(v):
                 return "expected a finite number"
         elif t == "boolean":
@@ -84,6 +91,8 @@ class Arg:
         elif t == "time":
             if isinstance(v, bool) or not isinstance(v, (str, int, float)):
                 return f"expected an ISO 8601 UTC time or Unix seconds, got {_tname(v)}"
+            if isinstance(v, int) and abs(v) > _MAX_INT:
+                return "time out of range"
             if isinstance(v, str) and len(v) > 64:
                 return "not a time (longer than 64 characters)"
             if isinstance(v, float) and not math.isfinite(v):

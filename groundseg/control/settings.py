@@ -32,8 +32,7 @@ import pathlib
 import re
 from dataclasses import dataclass
 
-from ..config import SECTIONS, Section, Table, between, nonempty, register_section
-from ..registry import DuplicateRegistration
+from ..config import Table, between, nonempty, register_section
 
 ROLES = ("readonly", "operator")
 SECURITY_MODES = ("curve", "plain")
@@ -136,18 +135,5 @@ def parse_control(value, path: str, errs: list[str]) -> ControlConfig | None:
     return ControlConfig(keys_dir=pathlib.Path(keys).expanduser() if keys else None, **vals)
 
 
-_DOC = "ZeroMQ control plane: endpoints, CURVE keys or explicit plain mode, limits"
-
-
-def _register() -> None:
-    try:
-        register_section("control", doc=_DOC)(parse_control)
-    except DuplicateRegistration:
-        # groundseg/config.py still registers its first, three-key [control] parser. This
-        # module owns the section now; until that parser is removed from config.py, take
-        # the registration over (the keys it knew keep their meaning and messages).
-        if SECTIONS.get("control").parse is not parse_control:
-            SECTIONS._items["control"] = Section("control", parse_control, False, _DOC)
-
-
-_register()
+register_section("control", doc="ZeroMQ control plane: endpoints, CURVE keys or explicit plain mode, limits"
+                 )(parse_control)

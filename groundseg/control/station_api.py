@@ -6,7 +6,6 @@ its public parts (``status``, ``abort_pass``, ``request_replan``,
 ``executor.status``/``executor.rotator_factory``, ``config``, ``clock``).
 What the Station does not offer (yet) lives here, thinly:
 
-* ``task_reprioritise``: store the task again with the new priority, replan;
 * manual rotator control: open the rotator through the executor's factory,
   holding its ``ControlGate`` for the length of the command, refused while a
   pass runs or is about to start (``manual_guard_s`` before its setup);
@@ -21,9 +20,8 @@ Errors: ``ControlError`` with a code for what the control plane decides
 (``invalid``/``hardware``; a ``firmware_bridge`` ``Refused`` becomes
 ``refused``). Every result is JSON-ready.
 
-``ControlledStation`` is an interim subclass of ``Station`` for
-``python -m groundseg.control.daemon`` (see there): it starts the control
-plane with the station and keeps a controlled daemon running when idle.
+The station daemon (``groundseg station``) starts the control plane itself
+(``groundseg.control.start_control_plane``).
 """
 from __future__ import annotations
 
@@ -31,7 +29,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-import math
 import pathlib
 import re
 import sys
@@ -210,10 +207,9 @@ class StationAPI:
             raise ControlError("conflict", f"task {task_id!r} is {tr.state}: only an active task can change")
         before = tr.task.priority
         now = self.now()
-        self.store.add_task(dataclasses.replace(tr.task, priority=priority), now, replace=True)
-        res = self.planning.replan(now)
+        self.planning.set_priority(task_id, priority, now)
         self._replanned()
-        d = res.diff
+        d = self.planning.last_replan.diff
         return {"task": self._task_dict(self.store.get_task(task_id)), "priority_before": before,
                 "plan": {"plan_rev": d.plan_rev, "added": d.added, "updated": d.updated, "cancelled": d.cancelled},
                 "planned": self._passes_of(task_id, ["planned"], now), "dropped": self._dropped_of(task_id)}
@@ -553,62 +549,3 @@ class StationAPI:
             n == "orbit" and dataclasses.replace(old.orbit, tle_files=new.orbit.tle_files) == new.orbit)]
         return {"path": str(path), "changed": changed, "applied": applied, "restart_required": restart,
                 "tasks": tasks_out, "tle": tle_reports, "keys": keys, "plan_rev": res.diff.plan_rev}
-
-
-# --- the interim daemon hook ------------------------------------------------------------------------
-
-def _station_class():
-    from ..station import Station
-
-    class ControlledStation(Station):
-        """A Station that starts its control plane and, being remotely controlled, never ends for lack of
-        work: with no pass planned a simulated clock runs on at its speed instead of jumping ahead."""
-
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            from .server import start_control_plane
-
-            if self.sim is not None:
-                self.sim.skip_idle = False
-            self._separate_pass_cancel()
-            try:
-                self.control = start_control_plane(self)
-            except BaseException:
-                super().close()
-                raise
-
-        def _separate_pass_cancel(self) -> None:
-            """Station.run hands the executor the station's own stop event as the pass's cancel event, so
-            ``abort_pass`` (which sets the pass's event) would stop the whole station. Give each pass an
-            event of its own, set when the station stops."""
-            run_pass = self.executor.run
-
-            def run_one(rec, cancel=None):
-                own = threading.Event()
-                done = threading.Event()
-
-                def forward():
-                    while not done.is_set():
-                        if cancel is not None and cancel.wait(0.2):
-                            own.set()
-                            return
-
-                threading.Thread(target=forward, name="pass-cancel", daemon=True).start()
-                try:
-                    return run_pass(rec, cancel=own)
-                finally:
-                    done.set()
-
-            self.executor.run = run_one
-
-        def run(self, max_passes=None, until_unix_s=None, max_idle_s=7 * 86400.0):
-            if self.control is not None:
-                max_idle_s = math.inf
-            return super().run(max_passes=max_passes, until_unix_s=until_unix_s, max_idle_s=max_idle_s)
-
-        def close(self):
-            if self.control is not None:
-                self.control.close()
-            super().close()
-
-    return ControlledStation

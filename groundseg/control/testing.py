@@ -2,9 +2,10 @@
 
 ``SimStation`` writes a station configuration (one UHF chain on a GS-232B
 rotator, which a simulation replaces by its emulator; the seed element
-sets; a ``[control]`` section) into a directory, optionally with a standing
-task whose window frames one real pass of a satellite, and runs the daemon
-(``python -m groundseg.control.daemon --simulate``) as a child process.
+sets; a ``[control]`` section; optionally more sections, e.g. ``[gateway]``
+and ``[uplink]``) into a directory, optionally with a standing task whose
+window frames one real pass of a satellite, and runs the station daemon
+(``groundseg station --simulate``) as a child process.
 ``DaemonProcess.stop()`` ends it with SIGTERM (SIGKILL if it does not go).
 """
 from __future__ import annotations
@@ -21,8 +22,8 @@ from dataclasses import dataclass, field
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SEED_TLE = ROOT / "seeds" / "tle" / "catalog.tle"
-# The daemon with its control plane (groundseg station, until station.py starts the control plane itself).
-DAEMON_COMMAND = [sys.executable, "-m", "groundseg.control.daemon"]
+# The station daemon (it starts its control plane from the [control] section).
+DAEMON_COMMAND = [sys.executable, "-m", "groundseg.cli", "station"]
 STATION = {"name": "ctl-test", "lat_deg": 52.2297, "lon_deg": 21.0122, "alt_m": 110.0}
 # A transmitter the pass simulator builds and the receive chain decodes: GOMX-1's 4k8 AFSK beacon.
 DEFAULT_SAT = (39430, "4k8 AFSK downlink")
@@ -82,7 +83,8 @@ def make_keys(keys_dir: pathlib.Path, out_dir: pathlib.Path, allowed: dict[str, 
 
 
 def station_toml(endpoint: str, pub_endpoint: str, *, security: str = "curve", keys_dir: str | None = None,
-                 task: dict | None = None, extra_control: str = "", heartbeat_s: float = 1.0) -> str:
+                 task: dict | None = None, extra_control: str = "", heartbeat_s: float = 1.0,
+                 extra_sections: str = "") -> str:
     lines = [
         "[station]",
         f'name = "{STATION["name"]}"', f'lat_deg = {STATION["lat_deg"]}', f'lon_deg = {STATION["lon_deg"]}',
@@ -102,6 +104,8 @@ def station_toml(endpoint: str, pub_endpoint: str, *, security: str = "curve", k
         lines.append('plain_role = "operator"')
     if extra_control:
         lines.append(extra_control)
+    if extra_sections:
+        lines += ["", extra_sections.strip()]
     if task:
         lines += ["", "[[tasks]]"] + [f"{k} = {v!r}".replace("'", '"') for k, v in task.items()]
     return "\n".join(lines) + "\n"
@@ -167,6 +171,7 @@ class SimStation:
     allowed: dict[str, str] = field(default_factory=lambda: {"op": "operator", "ro": "readonly"})
     strangers: tuple[str, ...] = ("stranger",)
     extra_control: str = ""
+    extra_sections: str = ""   # more sections of the station file ([gateway], [uplink]...)
 
     def __post_init__(self):
         self.dir = pathlib.Path(self.dir)
@@ -182,7 +187,8 @@ class SimStation:
     def write_config(self, task: dict | None = None, heartbeat_s: float = 1.0) -> pathlib.Path:
         self.config.write_text(station_toml(self.endpoint, self.pub_endpoint, security=self.security,
                                             keys_dir="keys" if self.keys else None, task=task,
-                                            extra_control=self.extra_control, heartbeat_s=heartbeat_s))
+                                            extra_control=self.extra_control, heartbeat_s=heartbeat_s,
+                                            extra_sections=self.extra_sections))
         return self.config
 
     def pass_task(self, norad: int, transmitter: str, p, half_window_s: float) -> dict:

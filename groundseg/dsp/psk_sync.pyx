@@ -8,7 +8,7 @@ recomputed for every symbol from the stored block sums (no running-sum drift).
 """
 import numpy as np
 cimport numpy as cnp
-from libc.math cimport atan2, ceil, cos, sin, floor, fmod, M_PI
+from libc.math cimport atan2, ceil, cos, sin, floor, fmod, isfinite, M_PI
 
 cnp.import_array()
 
@@ -124,7 +124,7 @@ cdef class SymbolSync:
                 for m in range(lo, jc + hb + 1):
                     xs = xs + bb[m & bmask] * rot
                     rot = rot * step
-                if xs.real != 0.0 or xs.imag != 0.0:
+                if (xs.real != 0.0 or xs.imag != 0.0) and isfinite(xs.real) and isfinite(xs.imag):
                     e = _unwrap(self.eps, -atan2(xs.imag, xs.real) / two_pi, 1.0)
                     d = e - self.eps
                     if d > self._max_drift:
@@ -152,7 +152,7 @@ cdef class SymbolSync:
                     s2 = 0.0
                     for m in range(lo, hi):
                         s2 = s2 + rb[m & smask] * rb[m & smask]
-                    if s2.real != 0.0 or s2.imag != 0.0:
+                    if (s2.real != 0.0 or s2.imag != 0.0) and isfinite(s2.real) and isfinite(s2.imag):
                         th = 0.5 * atan2(s2.imag, s2.real)
                         self.theta = _unwrap(self.theta, th, M_PI)
                     rk = rb[self._out_k & smask] * (cos(self.theta) - 1j * sin(self.theta))

@@ -39,7 +39,8 @@ one; the output is ``r[k] * exp(-1j theta)``, ``P`` symbols after ``r[k]``
 is interpolated (the window is centred).
 
 A window with no signal at all (``X`` or the sum of squares exactly 0, as
-after the squelch) keeps the previous timing / phase / drift.
+after the squelch), or with non-finite samples in it (NaN or inf from a
+corrupt recording), keeps the previous timing / phase / drift.
 
 Public API (identical in ``psk_sync.pyx``)::
 
@@ -51,6 +52,7 @@ Public API (identical in ``psk_sync.pyx``)::
 """
 from __future__ import annotations
 
+import cmath
 import math
 
 import numpy as np
@@ -122,7 +124,7 @@ class SymbolSync:
             lo = max(0, jc - hb)
             rot = TWO_PI * self.drift * np.arange(lo - jc, hb + 1)
             xs = complex(np.sum(np.asarray(self._b[lo:jc + hb + 1]) * np.exp(1j * rot)))
-            if xs != 0:
+            if xs != 0 and cmath.isfinite(xs):
                 e = _unwrap(self.eps, -math.atan2(xs.imag, xs.real) / TWO_PI, 1.0)
                 d = min(MAX_DRIFT, max(-MAX_DRIFT, e - self.eps))
                 self.drift += DRIFT_ALPHA * (d - self.drift)
@@ -140,7 +142,7 @@ class SymbolSync:
             s2 = 0j
             for r in self._r[max(0, k - p):k + p]:
                 s2 += r * r
-            if s2 != 0:
+            if s2 != 0 and cmath.isfinite(s2):
                 self.theta = _unwrap(self.theta, 0.5 * math.atan2(s2.imag, s2.real), math.pi)
             out.append(self._r[k] * complex(math.cos(self.theta), -math.sin(self.theta)))
             self._out_k += 1

@@ -163,6 +163,17 @@ def shifted_sync_suspect(p: CcsdsParams, received: np.ndarray, data: np.ndarray)
     return bool(fixed[:d].all() or fixed[-d:].all())
 
 
+#: a randomized codeblock whose channel bits are this much one value carries no data (random data
+#: after the CCSDS randomizer is half ones; P(7/8 of 2112 bits equal) is below 1e-300)
+CONSTANT_FRACTION = 0.875
+
+
+def constant_channel(hard: np.ndarray) -> bool:
+    """The channel bits of a codeblock are (almost) all 0 or all 1."""
+    ones = int(np.count_nonzero(hard))
+    return max(ones, hard.size - ones) > CONSTANT_FRACTION * hard.size
+
+
 def decode_codeblock(p: CcsdsParams, soft: np.ndarray, keep_invalid: bool, asm_errors: int = 0,
                       max_edge_asm_errors: int | None = None) -> Frame | None:
     """Soft symbols (or +-1 bits) of one codeblock, polarity undone -> Frame or None.
@@ -171,17 +182,24 @@ def decode_codeblock(p: CcsdsParams, soft: np.ndarray, keep_invalid: bool, asm_e
     (:func:`shifted_sync_suspect`) whose sync word had more errors than this is
     rejected (None: not checked, e.g. for flywheel candidates, whose place is known).
     """
-    raw = np.packbits(soft > 0)
+    hard = soft > 0
+    raw = np.packbits(hard)
     if p.randomize:
         raw = fec.ccsds_derandomize(raw)
     counts: list[int] | None = None
     crc_ok: bool | None = None
+    if p.randomize and p.rs and constant_channel(hard):
+        # Silence, a NaN run or an unmodulated carrier after a sync word: no data, but the
+        # derandomized all-zero (all-one) codeblock is an RS codeword. Never a valid frame.
+        if not keep_invalid:
+            return None
+        crc_ok = False
     corrected = None
     suspect = False
     if p.rs:
         data_arr, n = p.rs_code.decode_interleaved(raw, p.depth)
         counts = [int(c) for c in np.asarray(n).tolist()]
-        crc_ok = min(counts) >= 0
+        crc_ok = min(counts) >= 0 and crc_ok is not False
         corrected = sum(c for c in counts if c > 0)
         if crc_ok and corrected:
             suspect = shifted_sync_suspect(p, raw, data_arr)

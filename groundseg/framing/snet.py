@@ -135,6 +135,13 @@ def _deinterleave(soft: np.ndarray, words: int) -> np.ndarray:
     return np.asarray(soft, np.float32).reshape(15, words).T
 
 
+def _erased(words: np.ndarray) -> np.ndarray:
+    """Per word, the symbols that carry no information (exactly 0, NaN, inf): counted as errors, as
+    the soft decoder would otherwise read them as confident 0 bits of the all-zero codeword."""
+    w = np.asarray(words, np.float32)
+    return np.count_nonzero((w == 0) | ~np.isfinite(w), axis=-1)
+
+
 def _interleave(codeword_bits: np.ndarray, words: int) -> np.ndarray:
     return np.asarray(codeword_bits, np.uint8).reshape(words, 15).T.reshape(-1)
 
@@ -168,7 +175,9 @@ class SnetDeframer(SyncDeframer):
         super().__init__()
 
     def _header(self, soft210: np.ndarray) -> tuple[dict[str, int], int] | None:
-        data, dist = decode_soft(_deinterleave(soft210, HEADER_WORDS), HEADER_D)
+        words = _deinterleave(soft210, HEADER_WORDS)
+        data, dist = decode_soft(words, HEADER_D)
+        dist = dist + _erased(words)
         if int(dist.max()) > self.max_header_errors:
             return None
         bits = data.reshape(-1)
@@ -200,6 +209,7 @@ class SnetDeframer(SyncDeframer):
         ok_fec = True
         if ai == 0:
             bits = (body > 0).astype(np.uint8)
+            ok_fec = not _erased(body)  # no code: a bit without information is not data
         else:
             d = AI_TYPE_D[ai]
             words = np.concatenate([_deinterleave(body[i:i + BLOCK_SYMBOLS], BLOCK_WORDS)
@@ -207,6 +217,7 @@ class SnetDeframer(SyncDeframer):
             data, dist = decode_soft(words, d)
             bits = data.reshape(-1)
             corrected += int(dist.sum())
+            dist = dist + _erased(words)
             bound = (d - 1) // 2 if self.max_pdu_errors < 0 else self.max_pdu_errors
             if int(dist.max()) > bound:
                 # beyond what the code is trusted with: the CRC13 would not catch

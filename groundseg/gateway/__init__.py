@@ -44,10 +44,12 @@ so that a sink, or whoever reads it, can drop duplicates.
    failed / rejected and the last error.
 
 Wiring (``wiring.py``): ``attach_gateway(station, config) -> Gateway``
-subscribes to ``frame`` events (call it before anything else subscribes:
-the bus calls subscribers in subscription order) and starts the
-forwarders; ``gateway.close()`` before ``station.close()``. The ``[gateway]``
-section is parsed by ``settings.py``.
+becomes the executor's ``frame_hook`` (each frame reaches the outbox before
+the pass's ``frames.jsonl`` and before any event subscriber; on a bare
+event bus it subscribes with ``first=True``) and starts the forwarders;
+``gateway.close()`` before ``station.close()``. The station daemon
+(``groundseg station``) does this when the configuration has a
+``[gateway]`` section. The section is parsed by ``settings.py``.
 """
 from __future__ import annotations
 

@@ -27,8 +27,7 @@ from __future__ import annotations
 import pathlib
 from dataclasses import dataclass, field
 
-from ..config import SECTIONS, Section, Table, _array_of_tables, between, identifier, nonempty, register_section
-from ..registry import DuplicateRegistration
+from ..config import Table, _array_of_tables, between, identifier, nonempty, register_section
 
 FSYNC_POLICIES = ("full", "normal", "off")
 
@@ -117,30 +116,11 @@ def parse_gateway(value, path: str, errs: list[str]) -> GatewaySettings | None:
     return GatewaySettings(sinks=tuple(sinks), outbox=pathlib.Path(outbox).expanduser() if outbox else None, **vals)
 
 
-_DOC = "store-and-forward of frames: outbox, fsync policy, retention, retries, [[gateway.sinks]]"
-
-
-def _register() -> None:
-    try:
-        register_section("gateway", doc=_DOC)(parse_gateway)
-    except DuplicateRegistration:
-        # groundseg/config.py still registers its first, sinks-only [gateway] parser. This module owns
-        # the section now (the sinks keep their keys); until that parser is removed from config.py,
-        # take the registration over, as groundseg.control.settings does for [control].
-        if SECTIONS.get("gateway").parse is not parse_gateway:
-            SECTIONS._items["gateway"] = Section("gateway", parse_gateway, False, _DOC)
-
-
-_register()
+register_section("gateway", doc="store-and-forward of frames: outbox, fsync policy, retention, retries, "
+                            "[[gateway.sinks]]")(parse_gateway)
 
 
 def gateway_settings(config) -> GatewaySettings:
-    """The [gateway] settings of a ``StationConfig`` (also one read before this module took the section)."""
+    """The [gateway] settings of a ``StationConfig`` (the defaults, no sink, when it has none)."""
     sec = config.section("gateway") if config is not None else None
-    if isinstance(sec, GatewaySettings):
-        return sec
-    if sec is None:
-        return GatewaySettings()
-    # config.py's own GatewaySection: the sinks only
-    return GatewaySettings(sinks=tuple(SinkSettings(s.name, s.kind, s.url, s.enabled, dict(s.options))
-                                       for s in sec.sinks))
+    return sec if isinstance(sec, GatewaySettings) else GatewaySettings()

@@ -1,24 +1,27 @@
 """``attach_gateway(station, config) -> Gateway``: store-and-forward for a running station.
 
-The one call the station daemon makes (``groundseg station``)::
+The one call the station daemon makes (``groundseg station``, see
+``groundseg.station.cmd_station``)::
 
-    gateway = attach_gateway(station, config)    # right after Station(...), BEFORE anything else subscribes
-    metrics.attach_gateway(gateway)              # queued / forwarded / failed per sink
+    gateway = attach_gateway(station, config)    # right after Station(...)
+    metrics.attach_gateway(gateway)              # queued / forwarded / failed / rejected per sink
     try:
         station.run(...)
     finally:
         gateway.close()                          # before station.close()
         station.close()
 
-``station.events`` calls its subscribers synchronously, in the order they
-subscribed, in the publishing thread. ``attach_gateway`` subscribes to
-``frame`` and, in that call, writes the frame to the outbox (committed with
-the configured fsync policy) before returning, so the gateway being the
-first subscriber means no other subscriber (control-plane PUB, metrics,
-printer) sees a frame the outbox does not hold. If something subscribed
-earlier, the gateway still works but logs a warning (the order is then not
-guaranteed). A frame the outbox cannot take (disk full, I/O error) is
-published as an ``error`` event (``where="gateway"``) and counted.
+Outbox first. On a ``Station`` the gateway is the executor's ``frame_hook``:
+the executor hands it each frame before it writes the frame to the pass's
+``frames.jsonl`` and before it publishes the ``frame`` event, and the hook
+returns once the frame is in the outbox (committed with the configured
+fsync policy). So no frame is in ``frames.jsonl`` or seen by any event
+subscriber (control-plane PUB, metrics, printer) that the outbox was not
+given first. Without an executor (an ``EventBus`` of one's own) the gateway
+subscribes to ``frame`` events with ``first=True``: before every other
+subscriber, whenever they subscribed. A frame the outbox cannot take (disk
+full, I/O error) is published as an ``error`` event (``where="gateway"``)
+and counted; the station still stores it in the pass's artifacts.
 
 ``Gateway`` is also usable without a station (``Gateway.from_settings``):
 ``store(record, pass_id, norad)`` stores and wakes the forwarders.
@@ -72,6 +75,7 @@ class Gateway:
         self._purge_interval_s = float(purge_interval_s)
         self._purger: threading.Thread | None = None
         self._unsubscribe: Callable[[], None] | None = None
+        self.stop_taking: Callable[[], None] = lambda: None   # detach from the executor's frame hook
         self.started = False
 
     @classmethod
@@ -107,8 +111,12 @@ class Gateway:
     def on_event(self, ev) -> None:
         """The ``frame`` event subscriber (synchronous: the frame is durable when this returns)."""
         d = ev.data
+        self.on_frame(d.get("record") or {}, d.get("pass_id"), d.get("norad"), ev.t_unix_s)
+
+    def on_frame(self, record: dict, pass_id: str | None, norad: int | None, t_unix_s: float | None = None) -> None:
+        """The executor's ``frame_hook``: store, or count and report why not (never raises)."""
         try:
-            self.store(d.get("record") or {}, d.get("pass_id"), d.get("norad"), ev.t_unix_s)
+            self.store(record, pass_id, norad, t_unix_s)
         except (InputError, sqlite3.Error, OSError) as e:
             with self._lock:
                 self.counters["store_errors"] += 1
@@ -154,6 +162,7 @@ class Gateway:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+        self.stop_taking()
         self._stop.set()
         for w in self.workers.values():
             w.stop(timeout_s)
@@ -230,11 +239,19 @@ def attach_gateway(station, config=None, *, settings: GatewaySettings | None = N
             log.exception("gateway: publishing an error event")
 
     gw = Gateway.from_settings(settings, config, sinks=sinks, on_error=on_error, **kw)
-    earlier = len(getattr(station.events, "_subs", ()))
-    if earlier:
-        log.warning("gateway: %d event subscriber(s) came before the gateway: they may see a frame before the "
-                    "outbox holds it (call attach_gateway first)", earlier)
-    gw._unsubscribe = station.events.subscribe(gw.on_event, topics=["frame"])
+    executor = getattr(station, "executor", None)
+    if executor is not None and hasattr(executor, "frame_hook"):
+        if executor.frame_hook is not None:
+            gw.close()
+            raise InputError("gateway: the station's executor has a frame hook already (one gateway per station)")
+        executor.frame_hook = gw.on_frame
+
+        def stop_taking() -> None:
+            if executor.frame_hook == gw.on_frame:
+                executor.frame_hook = None
+        gw.stop_taking = stop_taking
+    else:
+        gw._unsubscribe = station.events.subscribe(gw.on_event, topics=["frame"], first=True)
     _GATEWAYS[station] = gw
     if start:
         gw.start()

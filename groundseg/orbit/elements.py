@@ -188,7 +188,9 @@ def check_propagates(es: ElementSet, where: str) -> list[str]:
         sat = es.satrec()
     except Exception as e:  # sgp4 raises ValueError on some degenerate inputs
         return [f"{where}: SGP4 rejects the elements: {e}"]
-    err, _r, _v = sat.sgp4_tsince(0.0)
+    err, r, v = sat.sgp4_tsince(0.0)
     if err:
         return [f"{where}: SGP4 error {err} at epoch ({SGP4_ERRORS.get(err, 'unknown')})"]
+    if not all(math.isfinite(x) for x in (*r, *v)):
+        return [f"{where}: SGP4 gives no finite position at epoch"]
     return []

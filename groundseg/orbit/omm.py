@@ -114,6 +114,8 @@ def element_set_from_fields(fields: dict, where: str, source: str = "") -> tuple
     if errs:
         return None, errs
     object_id = str(f.get("OBJECT_ID") or "").strip()
+    if not all(" " <= c <= "~" for c in object_id):  # it goes into the SGP4 record and the TLE lines
+        return None, [f"{label}: OBJECT_ID {object_id[:40]!r} is not printable ASCII"]
     intldesg = object_id[2:].replace("-", "") if re.fullmatch(r"\d{4}-\d{3}[A-Z]{0,3}", object_id) else object_id
     es = ElementSet(norad=norad, name=name, epoch_unix_s=epoch, intldesg=intldesg, classification=cls,
                     source=source, **vals)
@@ -156,6 +158,8 @@ def omm_fields_json(text: str, where: str) -> tuple[list[dict], list[str]]:
         doc = json.loads(text)
     except json.JSONDecodeError as e:
         return [], [f"{where}: not valid JSON ({e.msg} at line {e.lineno} column {e.colno})"]
+    except RecursionError:
+        return [], [f"{where}: not valid JSON for OMM (nested too deeply)"]
     items = doc if isinstance(doc, list) else [doc]
     out, errs = [], []
     for i, item in enumerate(items):
@@ -187,7 +191,10 @@ def omm_fields_kvn(text: str, where: str) -> tuple[list[dict], list[str]]:
 
 
 def omm_fields_csv(text: str, where: str) -> tuple[list[dict], list[str]]:
-    rows = list(csv.DictReader(io.StringIO(text)))
+    try:
+        rows = list(csv.DictReader(io.StringIO(text)))
+    except csv.Error as e:
+        return [], [f"{where}: not valid CSV ({e})"]
     errs = []
     for i, r in enumerate(rows):
         if None in r:

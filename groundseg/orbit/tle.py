@@ -11,10 +11,11 @@ line of text naming the file and line; nothing is clamped or guessed.
 from __future__ import annotations
 
 import calendar
+import math
 import re
 
 from ..errors import InputError
-from .elements import ElementSet, check_propagates, check_ranges
+from .elements import UNIX_EPOCH_JD, ElementSet, check_propagates, check_ranges
 
 TLE_LINE_LEN = 69
 _ALPHA5 = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # I and O are not used
@@ -92,6 +93,9 @@ def _check_line(line: str, number: str, where: str) -> list[str]:
         return [f"{where}: line {number} is {len(line)} characters long, expected {TLE_LINE_LEN}"]
     if line[0] != number or line[1] != " ":
         errs.append(f"{where}: line {number} must start with '{number} '")
+    bad = next((i for i, c in enumerate(line) if not " " <= c <= "~"), None)
+    if bad is not None:  # a tab or control character shifts the fields the SGP4 library reads
+        errs.append(f"{where}: line {number} column {bad + 1} holds {line[bad]!r}, not a printable ASCII character")
     if not line[68].isdigit():
         errs.append(f"{where}: line {number} checksum column holds {line[68]!r}, not a digit")
     elif int(line[68]) != checksum(line):
@@ -163,8 +167,24 @@ def _parse_pair(line1: str, line2: str, name: str, where: str, source: str):
     es = ElementSet(norad=norad1, name=name.strip(), epoch_unix_s=epoch, intldesg=line1[9:17].strip(),
                     classification=cls.strip() or "U", element_set_no=elnum, rev_at_epoch=revnum,
                     ephemeris_type=ephtype, source=source, line1=line1, line2=line2, **vals)
-    errs = check_propagates(es, label)
+    errs = check_propagates(es, label) or _sgp4_reads_the_same(es, label)
     return (None, errs) if errs else (es, [])
+
+
+def _sgp4_reads_the_same(es: ElementSet, label: str) -> list[str]:
+    """The SGP4 library parses the lines itself: it must find the values this parser validated."""
+    sat = es.satrec()
+    epoch_unix_s = (sat.jdsatepoch + sat.jdsatepochF - UNIX_EPOCH_JD) * 86400.0
+    checks = (("epoch", epoch_unix_s, es.epoch_unix_s, 1e-3),
+              ("inclination", math.degrees(sat.inclo), es.inclination_deg, 1e-6),
+              ("eccentricity", sat.ecco, es.eccentricity, 1e-9),
+              ("mean motion", sat.no_kozai * 1440.0 / (2.0 * math.pi), es.mean_motion_rev_per_day, 1e-7),
+              ("B* drag term", sat.bstar, es.bstar, 1e-12 + 1e-9 * abs(es.bstar)))
+    bad = [name for name, got, want, tol in checks if not abs(got - want) <= tol]
+    if bad:
+        return [f"{label}: the SGP4 library reads the {', '.join(bad)} of these lines differently "
+                "(misplaced field or stray character)"]
+    return []
 
 
 def _bad(s):

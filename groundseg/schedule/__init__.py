@@ -16,11 +16,34 @@ Contract:
   every transition recorded). ``recover_after_restart(now)`` marks passes
   that were running when the station stopped as interrupted.
 * ``PlanningService`` (``service.py``) ties element sets, tasks and the store
-  together and replans incrementally after a new element set, task or
-  blackout. The executor and the control plane use it and the store.
+  together and replans incrementally after a new element set, task, task
+  priority (``set_priority``) or blackout. The executor and the control
+  plane use it and the store.
+* ``PassExecutor`` (``executor.py``) flies one planned pass at a time, from
+  set-up to release: the pass's IQ source, the flowgraph child process,
+  Doppler corrections, rotator tracking, per-pass artifacts and report, and
+  a final state with its reason whatever fails. Frames go to its
+  ``frame_hook`` (the gateway's outbox) before anything else. Each pass
+  has its own cancel event: ``abort`` ends that pass only.
+* ``supervisor.py``: ``ChildProcess`` runs and watches the flowgraph child
+  (``flowgraphs/pass_runner.py``: its JSON-lines protocol on stdout,
+  heartbeats, stop then interrupt then kill, a pidfile) and
+  ``reap_orphans`` kills children a crashed station left behind.
+* ``lifecycle.py``: the pass states and their allowed transitions.
 * ``clock.py``: the ``Clock`` protocol (``now()``, ``sleep_until()``),
-  ``RealClock`` and ``SimClock`` (instant or faster than real time).
+  ``RealClock`` and ``SimClock`` (instant or faster than real time; it can
+  be paused while the station plans or synthesises a pass's signal).
 * Times are UTC Unix seconds (``*_unix_s``); frequencies in Hz; angles in degrees.
+
+Interrupted passes and re-planning: a pass the operator aborts
+(``Station.abort_pass``) ends ``interrupted`` and is recorded
+(``ScheduleStore.mark_no_replan``): the planner does not plan the rest of it
+again. A pass interrupted because the station stopped or died
+(``recover_after_restart`` after a restart) is not recorded: at the next
+plan the rest of it is planned and flown again if it is still at least
+``min_pass_duration_s`` long (more data for the operator). Either way the
+interrupted pass keeps its id, artifacts and state; the remainder is a new
+pass.
 """
 from .clock import Clock, RealClock, SimClock
 from .lifecycle import ACTIVE, FINAL, PassState, check_transition

@@ -8,12 +8,20 @@ k times faster than the wall clock (demos). Times are UTC Unix seconds.
 ``sleep_until`` returns True when the target time was reached and False when
 ``cancel`` (a ``threading.Event``) was set first, so a sleeping executor can
 be woken for shutdown or a replan.
+
+A ``SimClock`` can be paused (``with clock.paused(): ...``): simulated time
+stands still while the station does slow work of its own that takes no
+station time in reality, e.g. synthesising the signal of the next pass or
+planning, so that a pass about to start is not made late by it. Never pause
+while a flowgraph process runs: it follows the clock from an anchor taken
+when it started (``executor.clock_anchor``).
 """
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from typing import Protocol, runtime_checkable
+from typing import Iterator, Protocol, runtime_checkable
 
 from ..errors import InputError
 
@@ -51,15 +59,46 @@ class SimClock:
         self._lock = threading.Condition()
         self._base_sim = float(start_unix_s)
         self._base_wall = time.monotonic()
+        self._paused = 0  # nesting depth of pause()
 
     def now(self) -> float:
         with self._lock:
             return self._now_locked()
 
     def _now_locked(self) -> float:
-        if self.speed is None:
+        if self.speed is None or self._paused:
             return self._base_sim
         return self._base_sim + (time.monotonic() - self._base_wall) * self.speed
+
+    @property
+    def is_paused(self) -> bool:
+        return self._paused > 0
+
+    def pause(self) -> None:
+        """Stop simulated time (nestable; ``resume`` as often to restart it)."""
+        with self._lock:
+            if self._paused == 0:
+                self._base_sim = self._now_locked()
+                self._base_wall = time.monotonic()
+            self._paused += 1
+
+    def resume(self) -> None:
+        with self._lock:
+            if self._paused == 0:
+                raise InputError("the clock is not paused")
+            self._paused -= 1
+            if self._paused == 0:
+                self._base_wall = time.monotonic()  # time runs on from where it stopped
+                self._lock.notify_all()
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator["SimClock"]:
+        """Simulated time stands still inside the block."""
+        self.pause()
+        try:
+            yield self
+        finally:
+            self.resume()
 
     def advance(self, dt_s: float) -> float:
         """Move simulated time forward by ``dt_s`` (waking sleepers); returns the new time."""

@@ -35,17 +35,38 @@ Faults:
   tracking and the report records the warning (after
   ``rotator_max_failures`` failed commands tracking stops for the pass);
 * any exception in the executor: the pass fails with the exception as the
-  reason; the station cancelling (``cancel`` event, ``abort()``) ends it
-  ``interrupted``.
+  reason;
+* ``abort(reason)`` ends the running pass ``interrupted`` (each pass has a
+  cancel event of its own: aborting a pass never stops the station). The
+  flowgraph is stopped at once: it decodes what it has read, it does not
+  read on to the pass end. ``abort(reason, final=True)`` (an operator's
+  abort) also records the pass in the store as not to be planned again
+  (``ScheduleStore.mark_no_replan``), so the next replan does not fly the
+  rest of it; a station stop (``final=False``) leaves the remainder to be
+  re-planned after a restart if it is still long enough. A pass that
+  would start after the ``cancel`` event given to ``run`` (the station's
+  stop event) is set is interrupted at once.
 
 In every case the child is gone, the rotator released and a terminal state
 with its reason stored before ``run`` returns.
 
-Frames arrive from the child on its stdout and are stored at once
-(``storage.artifacts.FrameWriter``: JSON lines + KISS, flushed per frame) and
-published as events. Events go to ``publish(topic, **data)``: topics
-``pass.state``, ``frame``, ``doppler``, ``radio``, ``rotator``, ``warning``,
-``error``, ``pass.report`` (see ``groundseg.station``).
+Frames arrive from the child on its stdout. Each goes first to
+``frame_hook(record, pass_id, norad)`` when one is set (the gateway's
+outbox: ``groundseg.gateway.wiring``), then to the pass's artifacts
+(``storage.artifacts.FrameWriter``: JSON lines + KISS, flushed per frame),
+then out as a ``frame`` event: no frame is in ``frames.jsonl`` that the
+outbox was not given first (an outbox that fails to take it reports an
+error; the frame is still stored). Events go to ``publish(topic,
+**data)``: topics ``pass.state``, ``frame``, ``doppler``, ``radio`` (with
+``state="done"`` and the flowgraph's final counts when a run ends),
+``rotator``, ``warning``, ``error``, ``pass.report`` (see
+``groundseg.station``).
+
+Disk space: when the artifacts' file system has less than ``[storage]
+min_free_mb`` free at set-up, the pass does not record IQ (optional and by
+far the largest artifact); frames, waterfall and report are kept. A
+warning says so (``groundseg.storage.retention`` frees space between
+passes).
 
 The ``[executor]`` section of the station configuration sets
 ``ExecutorSettings``.
@@ -379,6 +400,8 @@ class PassExecutor:
         self._prepared: dict[str, SourcePlan] = {}
         self._lock = threading.Lock()
         self.current: "_PassRun | None" = None
+        # Called with (record, pass_id, norad) for each frame BEFORE it is stored or published.
+        self.frame_hook: Callable[[dict, str, int], None] | None = None
         self._sock_dir = self._control_dir()
         import zmq
 
@@ -453,20 +476,36 @@ class PassExecutor:
     # --- running ---------------------------------------------------------------------------
 
     def run(self, rec: PassRecord, cancel: threading.Event | None = None) -> PassReport:
-        """Fly ``rec`` (a planned pass) to a terminal state; returns its report."""
-        run = _PassRun(self, rec, cancel or threading.Event())
-        self.current = run
+        """Fly ``rec`` (a planned pass) to a terminal state; returns its report.
+
+        The pass has a cancel event of its own (``abort`` sets it). ``cancel``
+        is the station's stop event: set before the pass is registered, the
+        pass is interrupted at once (``Station.stop`` sets it, then calls
+        ``abort``: a stop racing the start of a pass is never missed).
+        """
+        run = _PassRun(self, rec, threading.Event())
+        with self._lock:
+            self.current = run
+        if cancel is not None and cancel.is_set():
+            run.abort_reason = run.abort_reason or "the station is stopping"
+            run.cancel.set()
         try:
             return run.run()
         finally:
-            self.current = None
+            with self._lock:
+                self.current = None
 
-    def abort(self, reason: str) -> bool:
-        """End the running pass (interrupted, with ``reason``); False if none runs."""
-        run = self.current
+    def abort(self, reason: str, final: bool = False) -> bool:
+        """End the running pass (interrupted, with ``reason``); False if none runs.
+
+        ``final``: the operator ended it: the rest of the pass is not planned again.
+        """
+        with self._lock:
+            run = self.current
         if run is None:
             return False
         run.abort_reason = reason
+        run.abort_final = run.abort_final or bool(final)
         run.cancel.set()
         return True
 
@@ -491,6 +530,7 @@ class _PassRun:
         self.rec = rec
         self.cancel = cancel
         self.abort_reason = ""
+        self.abort_final = False     # an operator's abort: not to be planned again
         self.clock = ex.clock
         self.settings = ex.settings
         self.state = rec.state
@@ -516,6 +556,7 @@ class _PassRun:
         self.doppler_hz = None
         self.recording = None
         self.waterfall = True
+        self.record_iq = False
         self._last_radio_pub = 0.0
         self._frames_lock = threading.Lock()
         self.frames: list[dict] = []
@@ -595,6 +636,12 @@ class _PassRun:
             final, reason = self.verdict()
         self.report.wall_s = round(time.monotonic() - wall0, 3)
         self.report.state, self.report.reason = final.value, reason
+        if final is PassState.INTERRUPTED and self.abort_final:
+            try:  # before the final state: a replan right after it must already know
+                self.ex.store.mark_no_replan(self.rec.pass_id, reason, self.now())
+            except Exception as e:  # noqa: BLE001
+                log.exception("pass %s: cannot record the abort", self.rec.pass_id)
+                self.publish("error", pass_id=self.rec.pass_id, where="store", message=str(e))
         try:
             self.post()
         except Exception as e:  # noqa: BLE001 - artifacts gone (disk full, removed): the state still goes in
@@ -623,6 +670,9 @@ class _PassRun:
         except InputError:
             self.recording = None
         self.waterfall = self.recording.waterfall if self.recording is not None else True
+        self.record_iq = bool(self.recording is not None and self.recording.iq)
+        if self.record_iq:
+            self.check_disk_space()
         if rec.norad not in ex.tles:
             raise _Fail(f"no element set for NORAD {rec.norad}")
         es = ex.tles.get(rec.norad)
@@ -637,6 +687,22 @@ class _PassRun:
         self.plan = ex._take_prepared(rec)
         if self.plan.simulation is not None:
             self.report.simulation = {"sent": len(self.plan.simulation.get("frames", []))}
+
+    def check_disk_space(self) -> None:
+        """Drop the IQ recording of this pass when the artifacts' file system is short of space."""
+        from ..storage.retention import free_bytes
+
+        storage = getattr(self.ex.config, "storage", None)
+        need = float(getattr(storage, "min_free_mb", 0.0) or 0.0) * 1e6
+        if need <= 0:
+            return
+        free = free_bytes(self.artifacts.dir)
+        if free is not None and free < need:
+            self.record_iq = False
+            msg = (f"only {free / 1e6:.0f} MB free on the artifacts' file system (storage.min_free_mb "
+                   f"{need / 1e6:g}): the IQ of this pass is not recorded")
+            self.report.warn("storage", msg, self.now())
+            self.publish("warning", pass_id=self.rec.pass_id, where="storage", message=msg)
 
     def doppler_at(self, t: float) -> float:
         return float(np.interp(t, self.dop_t, self.dop_hz))
@@ -694,7 +760,7 @@ class _PassRun:
         n = len(self.runs)
         endpoint = f"ipc://{ex._sock_dir}/{rec.chain}-{n}.ctl"
         iq_path = self.artifacts.path(art.IQ_DATA)
-        record_iq = bool(self.recording is not None and self.recording.iq)
+        record_iq = self.record_iq
         spec = {
             "pass_id": rec.pass_id, "parent_pid": os.getpid(), "control": endpoint,
             "source": self.plan.source, "freq_hz": rec.freq_hz,
@@ -762,6 +828,13 @@ class _PassRun:
             if not isinstance(record, dict) or "hex" not in record:
                 self.report.warn("flowgraph", "a frame message without data was ignored", now)
                 return
+            hook = self.ex.frame_hook
+            if hook is not None:  # the gateway's outbox first: see the module docstring
+                try:
+                    hook(record, rec.pass_id, rec.norad)
+                except Exception as e:  # noqa: BLE001 - the hook reports its own errors; a bug must not lose frames
+                    log.exception("pass %s: frame hook failed", rec.pass_id)
+                    self.publish("error", pass_id=rec.pass_id, where="gateway", message=f"frame hook: {e}")
             try:
                 self.artifacts.frames.append(record)
             except (OSError, ValueError, InputError) as e:
@@ -801,8 +874,11 @@ class _PassRun:
             self.publish("error", pass_id=rec.pass_id, where="flowgraph", message=msg.get("message"),
                          kind=msg.get("kind"))
         elif kind == "done":
+            done = {k: v for k, v in msg.items() if k != "type"}
             if self.runs:
-                self.runs[-1]["done"] = {k: v for k, v in msg.items() if k != "type"}
+                self.runs[-1]["done"] = done
+            self.publish("radio", pass_id=rec.pass_id, chain=rec.chain,
+                         **{k: v for k, v in done.items() if k not in ("pass_id", "chain", "state")}, state="done")
         elif kind == "garbled":
             self.report.warn("flowgraph", f"unreadable line from the flowgraph: {msg.get('line')!r:.80}", now)
 

@@ -16,7 +16,9 @@ Dropped, each with its reason recorded (``DroppedPass.reason``)
     * conflict: every fitting chain is busy (or its rotator points at another
       satellite) — the reason names who holds each chain;
     * single-pass task (``mode="once"``) already served by another pass;
-    * no usable element set for the satellite (``unavailable``).
+    * no usable element set for the satellite (``unavailable``);
+    * the operator aborted this pass of the task (``exclude``): the rest of
+      it is not planned again.
 
 Passes of one satellite less than setup_s + teardown_s apart (the satellite
 briefly behind an obstacle of the horizon mask) are observed as one pass.
@@ -170,13 +172,18 @@ class _Resources:
 
 def plan(tasks: Sequence[Task], blackouts: Sequence[Blackout], chains: Sequence, passes: Iterable[Pass],
          now_unix_s: float, locked: Sequence[PlannedPass] = (), settings: PlannerSettings = PlannerSettings(),
-         unavailable: Mapping[int, str] | None = None) -> Plan:
+         unavailable: Mapping[int, str] | None = None, exclude: Sequence[PlannedPass] = ()) -> Plan:
     """Plan the observations (see the module docstring for the rules and the quality score).
 
     ``chains`` are objects with ``name``, ``freq_min_hz``, ``freq_max_hz`` and
     ``rotator`` (None for a fixed antenna), e.g. ``config.ChainConfig``.
+    ``exclude``: passes (of a task) the operator aborted; a predicted pass of
+    the same task and satellite overlapping one is dropped, not planned again.
     """
     unavailable = unavailable or {}
+    excluded_by_task: dict[str, list[PlannedPass]] = {}
+    for xp in exclude:
+        excluded_by_task.setdefault(xp.task_id, []).append(xp)
     by_norad: dict[int, list[Pass]] = {}
     for p in passes:
         by_norad.setdefault(p.norad, []).append(p)
@@ -221,6 +228,11 @@ def plan(tasks: Sequence[Task], blackouts: Sequence[Blackout], chains: Sequence,
                 out.dropped.append(DroppedPass(task.task_id, p.norad, p.aos_unix_s, p.los_unix_s,
                                                p.max_el_deg, reason))
 
+            gone = [xp for xp in excluded_by_task.get(task.task_id, ())
+                    if xp.norad == p.norad and xp.aos_unix_s < p.los_unix_s and xp.los_unix_s > p.aos_unix_s]
+            if gone:
+                drop(f"the operator aborted this pass ({gone[0].pass_id}): the rest of it is not planned again")
+                continue
             if p.max_el_deg < task.min_el_deg:
                 drop(f"culmination {p.max_el_deg:.1f}° is below the task's minimum {task.min_el_deg:g}°")
                 continue

@@ -14,12 +14,16 @@ absolute time), so cached and fresh predictions are identical and replanning
 is deterministic.
 
 Passes that are running, or planned to start within ``freeze_s``, are fixed:
-the planner works around them.
+the planner works around them. A pass the operator aborted is not planned
+again (``ScheduleStore.no_replan_passes``); a pass interrupted because the
+station stopped or died is: after a restart the rest of it is planned and
+flown if it is still at least ``min_pass_duration_s`` long (more data for
+the operator).
 """
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..errors import InputError
 from ..orbit.passes import Pass, find_passes
@@ -116,6 +120,22 @@ class PlanningService:
         self.replan(now)
         return task
 
+    def set_priority(self, task_id: str, priority: int, now_unix_s: float | None = None) -> Task:
+        """Change an active task's priority (0-100) and replan; the task as stored.
+
+        ``InputError`` for an unknown task, a task that is not active or a bad priority.
+        """
+        now = self._now(now_unix_s)
+        if isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= 100:
+            raise InputError(f"task {task_id}: priority {priority!r} must be a whole number from 0 to 100")
+        tr = self.store.get_task(task_id)
+        if tr.state != "active":
+            raise InputError(f"task {task_id!r} is {tr.state}: only an active task can change")
+        task = replace(tr.task, priority=priority)
+        self.store.add_task(task, now, replace=True)
+        self.replan(now)
+        return task
+
     def cancel_task(self, task_id: str, reason: str, now_unix_s: float | None = None) -> list[str]:
         now = self._now(now_unix_s)
         ids = self.store.cancel_task(task_id, reason, now)
@@ -188,8 +208,9 @@ class PlanningService:
         freeze_until = now + self.config.planner.freeze_s
         fixed += [p.as_planned(locked=True) for p in self.store.passes([PassState.PLANNED], start_unix_s=now)
                   if p.start_unix_s <= freeze_until]
+        aborted = [p.as_planned() for p in self.store.no_replan_passes(end_after_unix_s=now)]
         result = plan(tasks, self.store.blackouts(), self.config.chains, passes, now, locked=fixed,
-                      settings=self.settings, unavailable=problems)
+                      settings=self.settings, unavailable=problems, exclude=aborted)
         return result, recomputed
 
     def replan(self, now_unix_s: float | None = None) -> ReplanResult:

@@ -11,6 +11,8 @@ Tables
     passes       planned passes with their life-cycle state and last reason
     pass_events  every state change: time, from, to, reason
     dropped      the passes the latest plan left out, with the reason
+    no_replan    passes the operator aborted: the planner does not plan the
+                 rest of them again (``mark_no_replan``)
     meta         schema version, plan revision, time of the last plan
 
 After a restart call ``recover_after_restart(now)``: a pass that was running
@@ -94,6 +96,11 @@ CREATE TABLE IF NOT EXISTS pass_events (
     t_unix_s REAL NOT NULL,
     from_state TEXT,
     to_state TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS no_replan (
+    pass_id TEXT PRIMARY KEY REFERENCES passes(pass_id),
+    t_unix_s REAL NOT NULL,
     reason TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS dropped (
@@ -385,6 +392,25 @@ class ScheduleStore:
                 db.execute("UPDATE tasks SET state='done', reason=?, updated_unix_s=? WHERE task_id=? AND "
                            "mode='once' AND state='active'", (f"served by pass {pass_id}", now_unix_s, r["task_id"]))
         return self.get_pass(pass_id)
+
+    def mark_no_replan(self, pass_id: str, reason: str, now_unix_s: float) -> None:
+        """Record that the rest of this pass must not be planned again (the operator aborted it)."""
+        with self._tx() as db:
+            if db.execute("SELECT 1 FROM passes WHERE pass_id=?", (pass_id,)).fetchone() is None:
+                raise InputError(f"no pass {pass_id!r}")
+            db.execute("INSERT OR REPLACE INTO no_replan(pass_id, t_unix_s, reason) VALUES(?,?,?)",
+                       (pass_id, now_unix_s, reason))
+
+    def no_replan_passes(self, end_after_unix_s: float | None = None) -> list[PassRecord]:
+        """Passes marked not to be planned again (``mark_no_replan``), optionally only those ending later."""
+        q = "SELECT p.* FROM passes p JOIN no_replan n ON n.pass_id = p.pass_id"
+        args: list = []
+        if end_after_unix_s is not None:
+            q += " WHERE p.los_unix_s > ?"
+            args.append(end_after_unix_s)
+        with self._lock:
+            rows = self._db.execute(q + " ORDER BY p.start_unix_s, p.pass_id", args).fetchall()
+        return [self._pass_from_row(r) for r in rows]
 
     def recover_after_restart(self, now_unix_s: float) -> dict[str, PassState]:
         """Mark passes cut short by a station stop; returns {pass_id: new state}."""

@@ -15,4 +15,8 @@ appended and flushed frame by frame.
   the same from a whole array, and the PNG (matplotlib Agg).
 * ``report.py``: the pass report (counts, timings, Doppler and rotator
   record, flowgraph runs, errors, warnings) as JSON, written atomically.
+* ``retention.py``: ``[storage] retention_days`` / ``iq_retention_days``
+  (old pass directories and IQ recordings deleted) and ``min_free_mb``
+  (optional artifacts, IQ first, dropped oldest first when the disk fills);
+  the station daemon applies it at start, after each pass and daily.
 """

@@ -20,7 +20,9 @@ the others still come):
   ``dropped_<reason>``, ``auth_refused``, ``pending``) and, when it has one,
   ``request_counts()`` -> ``{(command, result): n}``;
 * ``gateway`` (when a source is attached): ``sink_stats()`` ->
-  ``{sink: {"queued": n, "forwarded": n, "failed": n}}``.
+  ``{sink: {"queued": n, "forwarded": n, "failed": n, "rejected": n,
+  "oldest_undelivered_age_s": s}}`` (queue depth, deliveries, failed
+  attempts, frames refused for good, age of the oldest frame waiting).
 
 Nothing is estimated: a value the station cannot give is absent.
 """
@@ -222,20 +224,24 @@ class StationCollector:
     def _gateway(self, now: float) -> list[Metric]:
         if self.gateway is None:
             return []
-        depth = family(SCRAPED["groundseg_gateway_queue_depth"])
-        fwd = family(SCRAPED["groundseg_gateway_forwarded"])
-        failed = family(SCRAPED["groundseg_gateway_failed"])
-        fams = {"queued": depth, "forwarded": fwd, "failed": failed}
+        fams = {"queued": family(SCRAPED["groundseg_gateway_queue_depth"]),
+                "forwarded": family(SCRAPED["groundseg_gateway_forwarded"]),
+                "failed": family(SCRAPED["groundseg_gateway_failed"]),
+                "rejected": family(SCRAPED["groundseg_gateway_rejected"]),
+                "oldest_undelivered_age_s": family(SCRAPED["groundseg_gateway_oldest_undelivered_age_seconds"])}
         merged: dict[tuple[str, str], float] = {}
         for name, st in dict(self.gateway.sink_stats()).items():
             sink = self.sink(name)
             for key in fams:
                 v = st.get(key)
                 if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0:
-                    merged[(key, sink)] = merged.get((key, sink), 0) + v
+                    if key == "oldest_undelivered_age_s":  # sinks folded into "other": the oldest of them
+                        merged[(key, sink)] = max(merged.get((key, sink), 0.0), v)
+                    else:
+                        merged[(key, sink)] = merged.get((key, sink), 0) + v
         for (key, sink), v in sorted(merged.items()):
             fams[key].add_metric([sink], v)
-        return [depth, fwd, failed]
+        return list(fams.values())
 
 
 def _gauge(name: str, value: float) -> Metric:

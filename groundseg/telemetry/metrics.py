@@ -96,6 +96,9 @@ SCRAPED: dict[str, Scraped] = {s.name: s for s in (
     _s("gateway_queue_depth", "gauge", "Frames waiting to be delivered to an upstream sink", "sink"),
     _s("gateway_forwarded", "counter", "Frames delivered to an upstream sink", "sink"),
     _s("gateway_failed", "counter", "Failed delivery attempts to an upstream sink", "sink"),
+    _s("gateway_rejected", "counter", "Frames an upstream sink refused for good (never retried)", "sink"),
+    _s("gateway_oldest_undelivered_age_seconds", "gauge",
+       "Age of the oldest frame not yet delivered to an upstream sink (0 when none waits)", "sink"),
     # the exporter itself
     _s("metrics_collect_errors", "counter", "Scrape-time collections that failed (the part is left out)", "part"),
 )}

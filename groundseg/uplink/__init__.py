@@ -22,10 +22,10 @@ transmitted:
   above it from the start to the end of the burst).
 
 Stages (one module each): ``tc`` (CCSDS TC transfer frame, CLTU with
-BCH(63,56), randomiser), ``cltu_framing`` (the "CCSDS TC" framing in the
-framing registry: framer and a deframer for monitoring/loopback),
-``framing`` (a telecommand payload to a frame and channel bits: AX.25 UI,
-AX.25 G3RUH, CCSDS TC), ``burst`` (channel bits to baseband with our
+BCH(63,56), randomiser; the "CCSDS TC" framing of the framing registry,
+framer and a deframer for monitoring/loopback, is
+``groundseg.framing.ccsds_tc``), ``framing`` (a telecommand payload to a
+frame and channel bits: AX.25 UI, AX.25 G3RUH, CCSDS TC), ``burst`` (channel bits to baseband with our
 modulators, ``groundseg.dsp.modulation``), ``doppler`` (uplink
 pre-compensation: the carrier offset ``DopplerModel.offset_hz(f,
 t, "uplink")`` applied sample by sample so that the satellite hears the
@@ -37,5 +37,4 @@ definitions), ``wiring`` (``attach_uplink(station, config)``). The
 """
 from __future__ import annotations
 
-from . import cltu_framing as _cltu_framing  # noqa: F401 - registers the "CCSDS TC" framing
 from . import settings as _settings  # noqa: F401 - registers the [uplink] config section

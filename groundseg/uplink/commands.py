@@ -1,10 +1,8 @@
 """Control-plane commands of the gateway and the uplink, for ``groundseg.control.commands.COMMANDS``.
 
-``register_commands(registry=COMMANDS)`` adds them (idempotent). They are
-not registered on import: the control plane's command reference
-(PROTOCOL.md) and its every-command test cover the registry as the control
-package builds it, so the control package calls this once it takes them
-(see the report of the gateway/uplink work). Handlers find the services
+``register_commands(registry=COMMANDS)`` adds them (idempotent);
+``groundseg.control.commands`` calls it when it builds its registry, so
+PROTOCOL.md and ``groundsegctl`` list them. Handlers find the services
 with ``gateway.wiring.gateway_of(api.station)`` and
 ``uplink.wiring.uplink_of(api.station)``; a policy refusal becomes the
 control error of the same code (forbidden, refused, not_found, invalid,

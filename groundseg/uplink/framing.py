@@ -8,7 +8,7 @@
 * ``CCSDS TC``: a TC transfer frame (``tc.TcFrame``: ``options.scid``,
   ``vcid``, bypass flag set, FECF per ``[uplink.ccsds]``) whose data field is
   the payload, with the frame sequence number given, in a CLTU
-  (``cltu_framing``).
+  (``groundseg.framing.ccsds_tc``).
 """
 from __future__ import annotations
 

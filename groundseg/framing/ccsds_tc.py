@@ -20,16 +20,18 @@ Options (both): ``randomize`` (1, default, or 0), ``fecf`` (1 or 0: the
 frames carry a FECF); framer only: ``acquisition_octets`` (default 16),
 ``idle_octets`` (default 4).
 
-Registered in ``groundseg.framing.FRAMINGS`` when ``groundseg.uplink`` is
-imported.
+One module of the framing registry like every other (``load_all`` finds
+it); the TC transfer frame and the CLTU coding it uses are in
+``groundseg.uplink.tc``.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..errors import InputError
-from ..framing import Deframer, Frame, Framer, FramingSpec, Option, register, FRAMINGS
-from . import tc
+from ..uplink import tc
+from .base import Deframer, Frame, Framer, FramingSpec, Option
+from . import register
 
 NAME = "CCSDS TC"
 _START = int.from_bytes(tc.START_SEQUENCE, "big")
@@ -141,6 +143,5 @@ OPTIONS = {
     "idle_octets": Option(int, 4, tuple(range(0, 257)), "framer: 55 octets after each CLTU"),
 }
 
-if NAME not in FRAMINGS:
-    register(FramingSpec(name=NAME, description="CCSDS TC transfer frames in BCH(63,56) CLTUs (uplink)",
-                         deframer=CltuDeframer, framer=CltuFramer, options=OPTIONS, module=__name__))
+register(FramingSpec(name=NAME, description="CCSDS TC transfer frames in BCH(63,56) CLTUs (uplink)",
+                     deframer=CltuDeframer, framer=CltuFramer, options=OPTIONS, module=__name__))
