@@ -160,12 +160,6 @@ def cmd_corpus(args) -> int:
 
 # --- main --------------------------------------------------------------------
 
-def _add_demo(sub) -> None:
-    p = sub.add_parser("demo", help="decode a synthetic signal made by our own modulators (see README)")
-    p.add_argument("--seed", type=int, default=1, help="random seed of the synthetic signal")
-    p.set_defaults(func=lambda a: __import__("groundseg.demo", fromlist=["main"]).main(a))
-
-
 # --- list: what the registries hold -------------------------------------------
 
 def _registries() -> dict:
@@ -223,7 +217,7 @@ def cmd_list(args) -> int:
 COMMANDS = [
     "groundseg.cli:_add_decode",
     "groundseg.cli:_add_corpus",
-    "groundseg.cli:_add_demo",
+    "groundseg.demo:add_cli",
     "groundseg.cli:_add_list",
     "groundseg.station:add_cli",
     "groundseg.schedule.cli:add",

@@ -1,115 +1,153 @@
-"""``make demo``: a self-contained run of the receive chain on a synthetic signal.
+"""``make demo``: the station's main job on its embedded default configuration.
 
-Until the station daemon flies a simulated pass, the demo does what the
-station does for every pass minus the planning: it makes a signal with our
-own modulators (AX.25 frames from a demo satellite, some noise), writes it
-as the receiver audio a station would record, decodes it through the same
-receive flowgraph the station and ``groundseg decode`` run, and prints the
-frames and a summary.
+The embedded default is ``seeds/station.toml`` (the demo station in Warsaw,
+its tasks, the seed TLEs and catalog), with what must stay on this machine
+overridden:
+
+* state (SQLite schedule, element sets, gateway outbox) and pass artifacts in
+  one local directory (``--workdir``, default ``./demo-station``), started
+  afresh on every run (the CURVE keys in it are kept);
+* the control plane on ``ipc://`` sockets in that directory, with CURVE keys
+  made there on the first run and a client key for ``groundsegctl``;
+* metrics on 127.0.0.1:9108 (or a free port when that one is taken);
+* the file gateway sink writing into that directory.
+
+Then it is ``groundseg station --simulate``: simulated time from the day
+after the newest seed element set, a simulated SDR that plays a synthetic pass
+(our modulators, Doppler from the seed TLE, path loss, noise) and an
+emulated rotator. The station plans, flies the first pass, prints the frames
+as they decode and ends with a summary: frames decoded against frames sent
+while the satellite was in view, and the paths of the pass report and the
+waterfall.
 """
 from __future__ import annotations
 
-import json
+import argparse
+import dataclasses
+import datetime as _dt
+import errno
 import pathlib
+import shutil
+import socket
 import sys
-import tempfile
-import time
-import wave
 
-import numpy as np
+from .errors import InputError
 
-SAMP_RATE_SPS = 48000
-
-# (label, modulation, baud, framing, modulator params, Eb/N0 dB)
-MODES = [
-    ("9k6 FSK, AX.25 G3RUH", "FSK", 9600, "AX.25 G3RUH", {"deviation_hz": 3000}, 16.0),
-    ("1k2 AFSK, AX.25", "AFSK", 1200, "AX.25", {"af_carrier_hz": 1700, "deviation_hz": 500}, 22.0),
-    ("1k2 BPSK, AX.25", "BPSK", 1200, "AX.25", {"af_carrier_hz": 1500}, 10.0),
-]
+DEFAULT_WORKDIR = "demo-station"
+DEFAULT_METRICS_PORT = 9108
+DEMO_CLIENT = "demo-operator"
 
 
-def _write_wav(path: pathlib.Path, audio: np.ndarray) -> None:
-    pcm = np.clip(audio / (np.max(np.abs(audio)) * 1.1), -1, 1)
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(SAMP_RATE_SPS)
-        w.writeframes((pcm * 32767).astype("<i2").tobytes())
+def seeds_dir() -> pathlib.Path:
+    return pathlib.Path(__file__).resolve().parent.parent / "seeds"
 
 
-def make_signal(modulation: str, baud: float, framing: str, params: dict, ebn0_db: float,
-                payloads: list[bytes], rng: np.random.Generator) -> np.ndarray:
-    """Receiver audio carrying ``payloads`` as separate bursts with silence between."""
-    from .dsp import channel
-    from .dsp.modulation import MODULATIONS
-    from .framing import get
-
-    framer = get(framing).make_framer()
-    mod = MODULATIONS.get(modulation)
-    parts = []
-    gap = np.zeros(int(0.3 * SAMP_RATE_SPS), np.complex64)
-    for p in payloads:
-        iq = mod.modulate(framer.frame(p), SAMP_RATE_SPS, baud, True, **params)
-        parts += [gap, iq.astype(np.complex64)]
-    parts.append(gap)
-    iq = np.concatenate(parts)
-    burst = mod.modulate(framer.frame(payloads[0]), SAMP_RATE_SPS, baud, True, **params)
-    sigma = channel.noise_sigma(burst, ebn0_db, SAMP_RATE_SPS, baud)
-    iq = channel.add_noise_floor(iq, sigma, rng)
-    return receiver_audio(modulation, iq, params, baud)
+def add_cli(sub) -> None:
+    p = sub.add_parser("demo", help="fly one simulated pass on the embedded default station (see README)",
+                       description="Run the station daemon on its embedded default configuration "
+                                   "(seeds/station.toml) in simulated time: plan, fly the next pass against "
+                                   "a synthetic signal and an emulated rotator, print the frames and a summary.")
+    p.add_argument("--workdir", default=DEFAULT_WORKDIR, metavar="DIR",
+                   help=f"state, keys and artifacts (default ./{DEFAULT_WORKDIR}; emptied on each run, keys kept)")
+    p.add_argument("--speed", type=float, default=20.0, metavar="X", help="simulated seconds per wall second")
+    p.add_argument("--start", metavar="TIME", help="simulated start (default: the day after the newest seed TLE)")
+    p.add_argument("--metrics-port", type=int, default=DEFAULT_METRICS_PORT, metavar="PORT",
+                   help=f"Prometheus exporter port on 127.0.0.1 (default {DEFAULT_METRICS_PORT}; "
+                        "another free one if taken; 0: any free port)")
+    p.add_argument("--json", action="store_true", help="print every event as one JSON line")
+    p.set_defaults(func=main)
 
 
-def receiver_audio(modulation: str, iq: np.ndarray, params: dict, baud: float) -> np.ndarray:
-    """What the station's receiver outputs: FM discriminator audio, or SSB (USB) audio."""
-    if modulation in ("BPSK", "DBPSK"):
-        from .dsp.channel import freq_shift
-        return np.real(freq_shift(iq, params["af_carrier_hz"], SAMP_RATE_SPS)).astype(np.float32)
-    # the receiver's IF filter (Carson bandwidth of the FM signal), then the discriminator
-    fm_dev = params.get("fm_deviation_hz", 3000.0) if modulation == "AFSK" else params["deviation_hz"]
-    top = (params.get("af_carrier_hz", 0) + abs(params.get("deviation_hz", 0))) if modulation == "AFSK" \
-        else baud / 2
-    cutoff = (fm_dev + top) / SAMP_RATE_SPS
-    n = np.arange(-64, 65)
-    taps = 2 * cutoff * np.sinc(2 * cutoff * n) * np.hamming(len(n))
-    iq = np.convolve(iq, taps, mode="same")
-    d = np.angle(iq[1:] * np.conj(iq[:-1]))
-    return np.concatenate([[0.0], d]).astype(np.float32)
+def default_start(config) -> str:
+    """00:00 UTC of the day after the newest element set the configuration loads (deterministic)."""
+    from .orbit.tle import parse_tle_text
+
+    newest = None
+    for f in config.tle_paths():
+        sets, _ = parse_tle_text(f.read_text(errors="replace"), str(f))
+        for es in sets:
+            newest = es.epoch_unix_s if newest is None else max(newest, es.epoch_unix_s)
+    if newest is None:
+        raise InputError("the demo configuration loads no element sets")
+    day = _dt.datetime.fromtimestamp(newest, _dt.timezone.utc).date() + _dt.timedelta(days=1)
+    return f"{day.isoformat()}T00:00:00Z"
 
 
-def main(args=None) -> int:
-    from .blocks.sources import SourceSpec
-    from .decode import adhoc_chain, decode
-    from .framing.ax25 import ui_frame
+def free_port(preferred: int) -> int:
+    """``preferred`` when it can be bound on 127.0.0.1, else a free port the kernel picks."""
+    for port in ((preferred, 0) if preferred else (0,)):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind(("127.0.0.1", port))
+            return s.getsockname()[1]
+        except OSError as e:
+            if e.errno != errno.EADDRINUSE:
+                raise
+        finally:
+            s.close()
+    raise InputError("no free TCP port on 127.0.0.1 for the metrics exporter")
 
-    seed = getattr(args, "seed", 1)
-    rng = np.random.default_rng(seed)
-    out = sys.stdout
-    total_sent = total_ok = 0
-    t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="groundseg-demo-") as tmp:
-        for label, modulation, baud, framing, params, ebn0 in MODES:
-            payloads = [ui_frame("CQ", "GSEG1-1", f"groundseg demo {label} frame {i:02d} "
-                                 f"t={rng.integers(0, 1 << 16):05d}".encode())
-                        for i in range(8)]
-            audio = make_signal(modulation, baud, framing, params, ebn0, payloads, rng)
-            wav = pathlib.Path(tmp) / f"demo_{modulation.lower()}_{baud}.wav"
-            _write_wav(wav, audio)
-            print(f"\n== {label}: {len(payloads)} frames at Eb/N0 {ebn0:g} dB, "
-                  f"{len(audio) / SAMP_RATE_SPS:.1f} s of {SAMP_RATE_SPS} Hz receiver audio", file=out)
-            chain = adhoc_chain(modulation, baud, framing, params.get("deviation_hz"),
-                                params.get("af_carrier_hz"))
-            res = decode(SourceSpec(kind="wav", path=str(wav)), [chain])
-            got = set()
-            for rec in res.frames:
-                data = bytes.fromhex(rec["hex"])
-                got.add(data)
-                info = data[16:].decode("ascii", "replace")
-                hdr = rec.get("ax25", {})
-                print(f"  {rec['time_s']:6.2f} s  {hdr.get('src', '?')}>{hdr.get('dst', '?')}  {info}", file=out)
-            ok = sum(1 for p in payloads if p in got)
-            total_sent += len(payloads)
-            total_ok += ok
-            print(f"  decoded {ok}/{len(payloads)} frames", file=out)
-    print(f"\ndemo: decoded {total_ok} of {total_sent} frames sent in {time.perf_counter() - t0:.1f} s",
-          file=out)
-    return 0 if total_ok == total_sent else 1
+
+def fresh_workdir(workdir: pathlib.Path) -> pathlib.Path:
+    """Empty ``workdir`` except its CURVE keys; return the key directory (made on the first run)."""
+    from .control import keys as K
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    keys_dir = workdir / "keys"
+    for p in workdir.iterdir():
+        if p == keys_dir:
+            continue
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p)
+        else:
+            p.unlink()
+    if not K.server_secret_path(keys_dir).exists():
+        K.init_keys_dir(keys_dir)
+    client_secret = keys_dir / f"{DEMO_CLIENT}{K.SECRET_SUFFIX}"
+    if not client_secret.exists():
+        public, _ = K.write_keypair(keys_dir, DEMO_CLIENT)
+        K.allow_key(keys_dir, public, "operator", DEMO_CLIENT)
+    return keys_dir
+
+
+def demo_config(config, workdir: pathlib.Path, keys_dir: pathlib.Path, metrics_port: int):
+    """The embedded default with everything local: state, sockets, metrics, gateway files."""
+    from .station import with_workdir
+
+    config = with_workdir(config, workdir)
+    s = dict(config.sections)
+    s["control"] = dataclasses.replace(s["control"], endpoint=f"ipc://{workdir}/control.sock",
+                                       pub_endpoint=f"ipc://{workdir}/events.sock", keys_dir=keys_dir,
+                                       security="curve")
+    s["metrics"] = dataclasses.replace(s["metrics"], address=f"127.0.0.1:{metrics_port}", enabled=True)
+    gw = s.get("gateway")
+    if gw is not None:
+        sinks = tuple(dataclasses.replace(k, url=f"file://{workdir}/frames") if k.kind == "file" else
+                      dataclasses.replace(k, enabled=False) for k in gw.sinks)  # nothing leaves the machine
+        s["gateway"] = dataclasses.replace(gw, sinks=sinks)
+    return dataclasses.replace(config, sections=s)
+
+
+def main(args) -> int:
+    from .config import load_config
+    from .control import keys as K
+    from .station import run_station
+
+    cfg_path = seeds_dir() / "station.toml"
+    config = load_config(cfg_path)
+    workdir = pathlib.Path(args.workdir).expanduser().resolve()
+    start = args.start or default_start(config)
+    port = free_port(args.metrics_port)
+    keys_dir = fresh_workdir(workdir)
+    config = demo_config(config, workdir, keys_dir, port)
+    out = sys.stderr if args.json else sys.stdout
+    print(f"demo: the station {config.station.name!r} from {cfg_path}, simulated from {start} at {args.speed:g}x\n"
+          f"demo: state and artifacts in {workdir}\n"
+          f"demo: metrics on http://127.0.0.1:{port}/metrics\n"
+          f"demo: control plane (CURVE) meanwhile: groundsegctl --endpoint ipc://{workdir}/control.sock "
+          f"--pub-endpoint ipc://{workdir}/events.sock --server-key {K.server_public_path(keys_dir)} "
+          f"--key {keys_dir / (DEMO_CLIENT + K.SECRET_SUFFIX)} status", file=out, flush=True)
+    station_args = argparse.Namespace(simulate=True, speed=args.speed, start=start, passes=1,
+                                      workdir=str(workdir), recording=None, sim_samp_rate=48000.0,
+                                      catalog=None, json=args.json, skip_idle=True)
+    return run_station(station_args, config, demo=True)

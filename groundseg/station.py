@@ -716,12 +716,20 @@ def _start(what: str, fn: Callable, *args, **kw):
 
 
 def cmd_station(args) -> int:
-    """The station daemon: every component composed, started in order, closed in reverse order."""
-    from . import logs, notify
+    """``groundseg station``: the daemon on the configuration file named by ``--config``."""
     from .config import load_config
+
+    return run_station(args, load_config(args.config))  # every section, whichever component reads it
+
+
+def run_station(args, config, demo: bool = False) -> int:
+    """The station daemon: every component composed, started in order, closed in reverse order.
+
+    ``demo``: ``make demo``'s run (a final one-line verdict after the summary).
+    """
+    from . import logs, notify
     from .catalog import load_catalog
 
-    config = load_config(args.config)   # every section, whichever component reads it
     logs.setup_logging(config.section("logging"))
     catalog = load_catalog(args.catalog) if args.catalog else None
     out = sys.stdout
@@ -803,8 +811,8 @@ def cmd_station(args) -> int:
             stack.callback(control.close)
             if metrics is not None:
                 metrics.attach_control(control)
-            if sim is not None:  # remotely controlled: never jump over idle time, never end for lack of work
-                sim.skip_idle = False
+            if sim is not None and not getattr(args, "skip_idle", False):
+                sim.skip_idle = False  # remotely controlled: never jump over idle time, never end for lack of work
         # 5. what the operator and systemd see
         stack.enter_context(_Subscription(station.events.subscribe(notify.status_subscriber(),
                                                                     topics=notify.STATUS_TOPICS)))
@@ -833,12 +841,30 @@ def cmd_station(args) -> int:
         ok = all(r.state == "completed" for r in reports)
     else:
         ok = _summary(reports, config.artifacts_dir, out)
+    if demo:
+        line, demo_ok = _demo_verdict(reports, config.artifacts_dir)
+        print(line, file=out, flush=True)
+        ok = ok and demo_ok
     if station.stop_reason:
         return 130 if "SIGINT" in station.stop_reason else 0
     if not reports:
         print("groundseg: no pass was flown", file=sys.stderr)
         return 1
     return 0 if ok else 1
+
+
+def _demo_verdict(reports, artifacts_dir: pathlib.Path) -> tuple[str, bool]:
+    """One line: frames decoded against frames sent while in view, and where the evidence is."""
+    if not reports:
+        return "demo: FAILED: no pass was flown", False
+    r = reports[0]
+    sim = r.simulation or {}
+    decoded, in_view = sim.get("decoded_in_view", 0), sim.get("in_view", 0)
+    have = [n for n in ("report.json", "waterfall.png") if n in r.artifacts]
+    ok = r.state == "completed" and in_view > 0 and decoded == in_view and len(have) == 2
+    return (f"demo: {'OK' if ok else 'FAILED'}: pass {r.pass_id} {r.state}, decoded {decoded} of {in_view} frames "
+            f"sent in view; report {artifacts_dir / r.pass_id / 'report.json'}, "
+            f"waterfall {artifacts_dir / r.pass_id / 'waterfall.png'}"), ok
 
 
 class _Subscription:
