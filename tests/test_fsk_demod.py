@@ -339,3 +339,24 @@ def test_kernel_rejects_bad_parameters(kwargs):
     for cls in impls:
         with pytest.raises(ValueError):
             cls(sps, **kwargs)
+
+
+@pytest.mark.parametrize("lead_s", [0.0, 0.5])
+@pytest.mark.parametrize("dc", [0.0, 2.5])
+def test_a_recording_cut_in_the_preamble_decodes_its_first_frame(dc, lead_s):
+    """A file that starts 40 symbols before the sync word (FloripaSat-1's recording does), with a DC offset
+    larger than the signal (a receiver off frequency) and maybe digital silence first: the level tracker
+    acquires within the preamble and the first frame decodes (it needed hundreds of symbols before)."""
+    from groundseg.framing import get
+
+    rng = np.random.default_rng(7)
+    spec = get("NGHam no Reed Solomon")
+    payload = bytes(rng.integers(0, 256, 40, dtype=np.uint8))
+    bits = spec.make_framer(preamble_bytes=5).frame(payload)
+    audio = fsk_mod.fsk_modulate(bits, FS, 1200, False) * 0.05 + dc * 0.05
+    audio = audio + 0.005 * rng.standard_normal(audio.size).astype(np.float32)
+    tail = np.zeros(int(FS) // 2, np.float32)
+    x = np.concatenate([np.zeros(int(lead_s * FS), np.float32), audio, tail]).astype(np.float32)
+    soft, _ = run_block(demod(False, 1200), x)
+    frames = spec.make_deframer().process(soft)
+    assert [f.data for f in frames] == [payload]

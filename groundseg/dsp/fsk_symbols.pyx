@@ -8,6 +8,8 @@ from libc.math cimport floor, log10, ceil, INFINITY
 
 cdef double FLOOR = 1e-12
 cdef double RARE = 0.05
+cdef double ACQ_LIMIT = 4.0
+cdef double ACQ_RESTART_SYMBOLS = 12.0
 cdef double KNEE = 1.5
 cdef double FLOOR_WEIGHT = 0.1
 
@@ -38,7 +40,8 @@ cdef inline double cubic(double p0, double p1, double p2, double p3, double mu) 
 cdef class SymbolRecovery:
     cdef public double sps, kp, ki, max_integ, a, b, sa, sb, c, pr, spr
     cdef public double hi, lo, p, shi, slo, sp, nvar, t, t_prev, integ, prev_d
-    cdef public long long n
+    cdef public long long n, nhi, nlo, ncap, side, run
+    cdef public double restart
     cdef public long size
     cdef double[::1] _ring
 
@@ -69,6 +72,10 @@ cdef class SymbolRecovery:
         self.pr = min(stuck_rate / sps, 1.0)
         self.spr = stuck_rate
         self.hi, self.lo, self.p = 1.0, -1.0, 0.5
+        self.nhi, self.nlo = 0, 0
+        self.ncap = <long long>ceil(1.0 / self.a)
+        self.restart = ACQ_RESTART_SYMBOLS * sps
+        self.side, self.run = 1, 0
         self.shi, self.slo, self.sp = 1.0, -1.0, 0.5
         self.nvar = 1.0
         self.size = ring_size(sps, max_dev)
@@ -108,8 +115,10 @@ cdef class SymbolRecovery:
         cdef double kp = self.kp, ki = self.ki, mx = self.max_integ
         cdef double t = self.t, t_prev = self.t_prev, integ = self.integ, prev_d = self.prev_d
         cdef double nvar = self.nvar, sps = self.sps
-        cdef long long cnt = self.n, newest, k
-        cdef double aw, v, mid, half, z, y, ym, d, e, smid, shalf, s, err, tm, mu
+        cdef long long cnt = self.n, newest, k, nhi = self.nhi, nlo = self.nlo, ncap = self.ncap
+        cdef long long side = self.side, run = self.run, sd
+        cdef double restart = self.restart
+        cdef double aw, v, mid, half, z, y, ym, d, e, smid, shalf, s, err, tm, mu, ah
         cdef float sf
         with nogil:
             for i in range(n):
@@ -117,21 +126,64 @@ cdef class SymbolRecovery:
                     consumed = i
                     break
                 v = x[i]
+                if cnt == 0:
+                    hi = v
+                    lo = v
                 mid = 0.5 * (hi + lo)
                 half = 0.5 * (hi - lo)
                 if half < FLOOR:
                     half = FLOOR
                 z = (v - mid) / half
+                ah = a
+                if nhi < ncap or nlo < ncap:        # acquisition: running means, z held
+                    sd = 1 if v >= mid else -1
+                    if sd == side:
+                        run += 1
+                    else:
+                        run = 1
+                    side = sd
+                    if run > restart and nhi > 0 and nlo > 0:   # one level stale: start again here
+                        hi = v
+                        lo = v
+                        mid = v
+                        nhi = 0
+                        nlo = 0
+                        side = 1
+                        run = 1
+                    if nhi == 0 or nlo == 0:
+                        z = 0.0
+                    elif z > ACQ_LIMIT:
+                        z = ACQ_LIMIT
+                    elif z < -ACQ_LIMIT:
+                        z = -ACQ_LIMIT
+                    if v >= mid:
+                        if nhi == 0 and nlo > 0:
+                            nlo = 1
+                        if nhi < ncap:
+                            nhi += 1
+                        if 1.0 / nhi > a:
+                            ah = 1.0 / nhi
+                    else:
+                        if nlo == 0 and nhi > 0:
+                            nhi = 1
+                        if nlo < ncap:
+                            nlo += 1
+                        if 1.0 / nlo > a:
+                            ah = 1.0 / nlo
                 if v >= mid:
-                    hi += a * (v - hi)
+                    hi += ah * (v - hi)
                     if p < RARE:
                         lo += b * (v - lo)
                     p -= pr * p
                 else:
-                    lo += a * (v - lo)
+                    lo += ah * (v - lo)
                     if p > 1.0 - RARE:
                         hi += b * (v - hi)
                     p += pr * (1.0 - p)
+                if nlo == 0:            # acquisition, nothing below yet: both levels are the mean
+                    lo = hi
+                elif nhi == 0:
+                    hi = lo
                 r[cnt & m] = z
                 newest = cnt
                 cnt += 1
@@ -187,4 +239,6 @@ cdef class SymbolRecovery:
         self.t, self.t_prev, self.integ, self.prev_d = t, t_prev, integ, prev_d
         self.nvar = nvar
         self.n = cnt
+        self.nhi, self.nlo = nhi, nlo
+        self.side, self.run = side, run
         return consumed, produced

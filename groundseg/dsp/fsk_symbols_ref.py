@@ -54,6 +54,21 @@ per channel symbol. Four steps, all in one pass over the samples:
    linearly to ``FLOOR_WEIGHT`` (0.1) at ``3 - 0.1``, and ``FLOOR_WEIGHT``
    beyond. Within +/-1.5 (every clean symbol) the magnitude is untouched.
 
+Acquisition: the levels start at the first sample and, until each has
+taken ``ceil(1 / a)`` samples, follow the running mean of the samples on
+their side (rate ``max(a, 1 / count)``; while one side has no sample yet,
+both levels are the running mean of every sample, and when its first
+sample comes the other side's count starts again at 1; a run of more than
+``ACQ_RESTART_SYMBOLS`` (12) symbols' worth of samples on one side of the
+midpoint, the start of a burst after silence or a filter's start-up ramp,
+starts the acquisition again at that sample), so a stream that starts in a
+burst's preamble (a recording cut just before a frame, with a DC offset
+larger than the signal) is sliced right within a few symbols, instead of
+the hundreds the stuck-level leak needs from an arbitrary start. Meanwhile
+``z`` is 0 until a sample has fallen on each side of the midpoint, and
+held within ``+/-ACQ_LIMIT`` (4) after that (the first levels are close
+together). From then on the updates are exactly those above.
+
 All state is float64; outputs are float32. The first symbol is taken at
 sample time ``2.0``.
 
@@ -77,6 +92,8 @@ import numpy as np
 
 FLOOR = 1e-12
 RARE = 0.05           # a level visited by fewer samples than this is stuck
+ACQ_LIMIT = 4.0       # acquisition: |z| held to this while the levels are still running means
+ACQ_RESTART_SYMBOLS = 12  # acquisition: a run this long on one side of the midpoint starts it again
 KNEE = 1.5            # click weighting: magnitudes above this lose confidence
 FLOOR_WEIGHT = 0.1    # ... down to this, reached at 2 * KNEE - FLOOR_WEIGHT
 
@@ -156,6 +173,10 @@ class SymbolRecovery:
         self.pr = min(stuck_rate / self.sps, 1.0)
         self.spr = stuck_rate
         self.hi, self.lo, self.p = 1.0, -1.0, 0.5
+        self.nhi, self.nlo = 0, 0          # samples taken by each level during acquisition
+        self.ncap = int(math.ceil(1.0 / self.a))
+        self.restart = ACQ_RESTART_SYMBOLS * self.sps
+        self.side, self.run = 1, 0         # acquisition: side of the midpoint of the last samples, run length
         self.shi, self.slo, self.sp = 1.0, -1.0, 0.5
         self.nvar = 1.0
         self.size = ring_size(self.sps, max_dev)
@@ -201,11 +222,39 @@ class SymbolRecovery:
             if produced >= cap:
                 return i, produced
             v = float(x[i])
+            if self.n == 0:                # acquisition starts at the first sample
+                self.hi = self.lo = v
             mid = 0.5 * (self.hi + self.lo)
             half = max(0.5 * (self.hi - self.lo), FLOOR)
             z = (v - mid) / half
-            self.hi, self.lo, self.p = _track(v, mid, self.hi, self.lo, self.p, self.a, self.b,
-                                              self.pr)
+            if self.nhi < self.ncap or self.nlo < self.ncap:
+                side = 1 if v >= mid else -1
+                self.run = self.run + 1 if side == self.side else 1
+                self.side = side
+                if self.run > self.restart and self.nhi and self.nlo:   # one level stale: start again here
+                    self.hi = self.lo = mid = v
+                    self.nhi = self.nlo = 0
+                    self.side, self.run = 1, 1
+                z = min(max(z, -ACQ_LIMIT), ACQ_LIMIT) if self.nhi and self.nlo else 0.0
+                if v >= mid:
+                    if self.nhi == 0 and self.nlo:   # the first sample above: the mean so far was both
+                        self.nlo = 1
+                    self.nhi = min(self.nhi + 1, self.ncap)
+                    ah = max(self.a, 1.0 / self.nhi)
+                    self.hi, self.lo, self.p = _track(v, mid, self.hi, self.lo, self.p, ah, self.b, self.pr)
+                    if self.nlo == 0:               # nothing below yet: both levels are the mean
+                        self.lo = self.hi
+                else:
+                    if self.nlo == 0 and self.nhi:
+                        self.nhi = 1
+                    self.nlo = min(self.nlo + 1, self.ncap)
+                    al = max(self.a, 1.0 / self.nlo)
+                    self.hi, self.lo, self.p = _track(v, mid, self.hi, self.lo, self.p, al, self.b, self.pr)
+                    if self.nhi == 0:
+                        self.hi = self.lo
+            else:
+                self.hi, self.lo, self.p = _track(v, mid, self.hi, self.lo, self.p, self.a, self.b,
+                                                  self.pr)
             self.ring[self.n & m] = z
             newest = self.n
             self.n += 1
