@@ -27,7 +27,9 @@ Spec (JSON object)
     CLOCK_MONOTONIC is the same in every process); ``norad``, ``satellite``,
     ``transmitters`` (catalog transmitter fields); ``record_iq``: ``{"path"}``
     or null; ``waterfall``: ``{"dir", "nfft", "row_s", "t_ref_unix_s"}`` or
-    null; ``status_interval_s``; ``drain_timeout_s``.
+    null; ``status_interval_s``; ``drain_timeout_s``; ``stall_timeout_s``
+    (wall seconds without a sample from the source, while samples are due,
+    after which the stream counts as failed: default 10).
 
 Control (ZeroMQ PULL, one JSON object per message)
     ``{"doppler_hz": D, "t_unix_s": T}``: the Doppler correction for time T
@@ -48,10 +50,10 @@ libraries print goes to stderr (stdout is moved there first). Lines:
     {"type": "status", "t_unix_s", "signal_s", "lag_s", "doppler_hz", "doppler_applied", "frames", "invalid",
      "samples", "overruns", "underruns"}
     {"type": "frame", "record": {... frame record, "t_unix_s" ...}}
-    {"type": "warning", "message"}
+    {"type": "warning", "message", "where": "flowgraph"|"storage"}
     {"type": "error", "message", "kind": "input"|"hardware"|"internal"}
     {"type": "done", "reason", "t_unix_s", "signal_s", "frames", "invalid", "doppler_applied", "samples",
-     "overruns", "underruns", "iq_samples", "waterfall_rows"}
+     "overruns", "underruns", "iq_samples", "waterfall_rows", "iq_dropped", "waterfall_dropped"}
 
 Counts are cumulative for the process (a restarted flowgraph starts from 0).
 ``samples``: samples the source delivered (after a file source's skip).
@@ -64,13 +66,33 @@ run dry, so it is always 0 here (the field keeps the status line the same
 for every flowgraph, the metric ``groundseg_chain_underruns_total`` comes
 from it).
 
+Source faults. A block of GNU Radio that fails (an exception in its
+``work``: a driver's stream error, a Python block's bug) ends its own thread
+and the rest of the flowgraph stalls behind it without ending, so the
+process watches the sample counter: no sample for ``stall_timeout_s`` while
+samples are due (an SDR always; a paced file once the clock has passed the
+stream time) is an ``error`` (kind ``hardware``, "the IQ stream stopped"),
+then ``done`` (reason ``stream stopped``) and exit 3. An SDR stream that
+ends by itself (a device gone) is the same error, reason ``stream ended``;
+only a file ends with reason ``end of input`` (exit 0).
+
+Disk full. The IQ recording (optional, by far the largest artifact) and the
+waterfall rows are written by this process. A write that fails (ENOSPC,
+EDQUOT, EIO...) never stops the reception: the IQ recording is dropped
+first (closed and, when the disk is full, deleted to give its space to
+frames and waterfall; a ``warning`` with ``where: storage`` says so); the
+waterfall is dropped only when it fails with no IQ recording left to drop.
+``done`` names what was dropped (``iq_dropped``/``waterfall_dropped``: the
+reason, or null).
+
 Exit status: 0 after ``done``; 2 bad spec or input; 3 hardware (SDR missing,
-busy); 1 internal error.
+busy; the IQ stream stopped or an SDR stream ended); 1 internal error.
 """
 from __future__ import annotations
 
 import collections
 import ctypes
+import errno
 import json
 import math
 import os
@@ -148,6 +170,80 @@ def source_kind_for_sdr(sdr_args: str) -> str:
     if a.startswith(("rtl=", "rtl_tcp=")):
         return "rtlsdr"
     return "soapy"
+
+
+FULL_DISK = (errno.ENOSPC, errno.EDQUOT)
+
+
+class IqRecorder:
+    """The optional IQ recording (cf32, appended): dropped, never fatal, when a write fails.
+
+    ``drop(reason, delete)`` closes it (``delete``: and removes the file, to
+    give its space back); ``warn(message)`` tells the parent. Thread-safe
+    (the recorder block and the waterfall block may both drop it).
+    """
+
+    def __init__(self, path: str, warn):
+        self.path = str(path)
+        self.warn = warn
+        self._lock = threading.Lock()
+        self._f = open(self.path, "ab")
+        self.samples = 0          # written by this process
+        self.dropped: str | None = None
+
+    @property
+    def recording(self) -> bool:
+        return self._f is not None
+
+    def write(self, iq) -> None:
+        with self._lock:
+            if self._f is None:
+                return
+            try:
+                self._f.write(iq)
+            except OSError as e:
+                self._drop_locked(e)
+                return
+            self.samples += len(iq)
+
+    def drop(self, reason: str, delete: bool) -> bool:
+        """Stop recording (and delete the file); False if it was not recording."""
+        with self._lock:
+            if self._f is None:
+                return False
+            self._close_locked(delete)
+            self.dropped = reason
+        self.warn(f"IQ recording dropped after {self.samples} samples: {reason}"
+                  + ("; the file is deleted to free its space for frames" if delete else ""))
+        return True
+
+    def _drop_locked(self, e: OSError) -> None:
+        full = e.errno in FULL_DISK
+        self._close_locked(full)
+        self.dropped = f"{'disk full' if full else 'write failed'}: {e.strerror or e}"
+        self.warn(f"IQ recording dropped after {self.samples} samples: {self.dropped}"
+                  + ("; the file is deleted to free its space for frames" if full else ""))
+
+    def _close_locked(self, delete: bool) -> None:
+        f, self._f = self._f, None
+        try:
+            f.close()
+        except OSError:
+            pass  # the data that did not fit is lost with the recording
+        if delete:
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        with self._lock:
+            if self._f is not None:
+                try:
+                    self._f.close()
+                except OSError as e:
+                    self.dropped = f"closing failed: {e.strerror or e}"
+                self._f = None
 
 
 def _make_blocks():
@@ -239,15 +335,49 @@ def _make_blocks():
             return n
 
     class waterfall_sink(gr.sync_block):
-        def __init__(self, writer):
+        """Feeds the waterfall writer; a failed write drops the IQ recording first, then the waterfall."""
+
+        def __init__(self, writer, iq_recorder=None, warn=None):
             gr.sync_block.__init__(self, "groundseg_waterfall", [np.complex64], None)
             self.writer = writer
+            self.iq = iq_recorder
+            self.warn = warn or (lambda message: None)
+            self.dropped: str | None = None
 
         def work(self, input_items, output_items):
-            self.writer.feed(input_items[0])
+            if self.dropped is None:
+                try:
+                    self.writer.feed(input_items[0])
+                except OSError as e:
+                    full = e.errno in FULL_DISK
+                    why = f"{'disk full' if full else 'write failed'}: {e.strerror or e}"
+                    if self.iq is not None and self.iq.drop(f"{why} (writing the waterfall)", delete=full):
+                        pass  # its space is free again: the waterfall goes on
+                    else:
+                        self.dropped = why
+                        self.warn(f"waterfall dropped after {self.writer.rows} rows: {why}")
             return len(input_items[0])
 
     return stream_clock, waterfall_sink, sample_counter
+
+
+def _make_iq_sink():
+    """The IQ recorder block (defined after GNU Radio is imported)."""
+    import numpy as np
+    from gnuradio import gr
+
+    class iq_sink(gr.sync_block):
+        """Writes the stream to an ``IqRecorder`` (a failed write drops the recording, never the stream)."""
+
+        def __init__(self, recorder):
+            gr.sync_block.__init__(self, "groundseg_iq_recorder", [np.complex64], None)
+            self.recorder = recorder
+
+        def work(self, input_items, output_items):
+            self.recorder.write(input_items[0])
+            return len(input_items[0])
+
+    return iq_sink
 
 
 class PassRunner:
@@ -267,6 +397,8 @@ class PassRunner:
         self.sclock = None       # file sources: the stream_clock block
         self.pacing = None       # its clock when the file is paced
         self.waterfall = None
+        self.wsink = None        # the waterfall block
+        self.recorder = None     # IqRecorder
         self.recording_path = None
         self.stream_t0 = None
         self.file_source = False
@@ -367,9 +499,11 @@ class PassRunner:
         keep.append(self.counter)
         rec = self.spec.get("record_iq")
         if rec:
+            # Not blocks.file_sink: a failed write (disk full) throws in its thread, which ends, and the
+            # whole flowgraph stalls behind it. The recorder drops the recording and the stream goes on.
             self.recording_path = rec["path"]
-            sink = blocks.file_sink(gr.sizeof_gr_complex, str(rec["path"]), True)
-            sink.set_unbuffered(False)
+            self.recorder = IqRecorder(str(rec["path"]), self._storage_warning)
+            sink = _make_iq_sink()(self.recorder)
             tb.connect(source.block, sink)
             keep.append(sink)
         wf = self.spec.get("waterfall")
@@ -381,7 +515,8 @@ class PassRunner:
                                              float(self.spec.get("freq_hz") or 0.0),
                                              float(wf.get("t_ref_unix_s", start)), start,
                                              float(wf.get("row_s", 1.0)))
-            wsink = waterfall_sink(self.waterfall)
+            wsink = waterfall_sink(self.waterfall, self.recorder, self._storage_warning)
+            self.wsink = wsink
             tb.connect(source.block, wsink)
             keep.append(wsink)
         self._keep = keep
@@ -389,6 +524,15 @@ class PassRunner:
         self.samp_rate_sps = fs
 
     # --- running ------------------------------------------------------------------
+
+    def _storage_warning(self, message: str) -> None:
+        self.proto.send("warning", message=message, where="storage")
+
+    def _samples_due(self) -> bool:
+        """Whether the source should be delivering now (a paced file waits for its time)."""
+        if self.sclock is not None and self.pacing is not None:
+            return self.pacing.now() > self.sclock.now_s() + 0.5 * self.pacing.speed
+        return True
 
     def _take(self, meta: dict, data: bytes) -> None:
         from groundseg.decode import frame_record
@@ -468,10 +612,33 @@ class PassRunner:
         poller.register(sock, zmq.POLLIN)
         next_status = 0.0
         reason = "stopped"
+        failed = None
+        stall_s = float(self.spec.get("stall_timeout_s") or 10.0)
+        progress = {"n": -1, "t": time.monotonic()}
+
+        def stalled() -> str | None:
+            """Why the stream counts as stopped (no sample for stall_s while samples are due), or None."""
+            mono, n = time.monotonic(), self.counter.samples
+            if n != progress["n"] or not self._samples_due():
+                progress["n"], progress["t"] = n, mono
+                return None
+            if mono - progress["t"] <= stall_s:
+                return None
+            return (f"the IQ stream stopped: no sample for {stall_s:g} s after {n} samples "
+                    "(a source or block failed: see the flowgraph log)")
+
         try:
             while not self.stop_requested.is_set():
                 if self.finished.is_set():
                     reason = "end of input"
+                    if not self.file_source:  # an SDR does not end: its device is gone or failed
+                        reason = "stream ended"
+                        failed = (f"the SDR stream ended after {self.counter.samples} samples "
+                                  "(device unplugged or failed?)")
+                    break
+                failed = stalled()
+                if failed:
+                    reason = "stream stopped"
                     break
                 events = dict(poller.poll(timeout=int(min(interval, 0.05) * 1000)))
                 if sock in events:
@@ -489,21 +656,36 @@ class PassRunner:
                     self.proto.send("status", **self.status())
                     next_status = now + interval
         finally:
+            if failed:
+                self.proto.send("error", kind="hardware", message=failed)
             self._watchdog()
             if not self.finished.is_set():
-                if self.drain and self.sclock is not None:
-                    # Decode what was read, and with a time, read on until then.
+                if self.drain and self.sclock is not None and not failed:
+                    # Decode what was read, and with a time, read on until then (unless the stream stalls).
                     self.sclock.finish(self.stop_at)
                     deadline = time.monotonic() + float(self.spec.get("drain_timeout_s", 5.0))
                     while not self.finished.wait(min(interval, 0.2)) and time.monotonic() < deadline:
                         self.proto.send("status", **self.status())
+                        failed = stalled()
+                        if failed:
+                            reason = "stream stopped"
+                            self.proto.send("error", kind="hardware", message=failed)
+                            break
                 if not self.finished.is_set():
                     self.tb.stop()
                     self.finished.wait(HARD_EXIT_S)
             if self.waterfall is not None:
-                self.waterfall.close()
+                try:
+                    self.waterfall.close()
+                except OSError as e:
+                    self._storage_warning(f"waterfall: closing failed: {e.strerror or e}")
+            if self.recorder is not None:
+                self.recorder.close()
             sock.close()
             ctx.term()
+        if (reason == "stopped" and self.file_source and self.drain and self.stop_at is not None
+                and self.finished.is_set() and self.stream_now() < self.stop_at - 1.0):
+            reason = "end of input"  # draining, the file ended before the time it was to be read to
         st = self.status()
         iq = 0
         if self.recording_path and os.path.exists(self.recording_path):
@@ -511,8 +693,10 @@ class PassRunner:
         self.proto.send("done", reason=reason, t_unix_s=st["t_unix_s"], signal_s=st["signal_s"],
                         frames=self.frames, invalid=st["invalid"], doppler_applied=self.doppler_applied,
                         samples=st["samples"], overruns=st["overruns"], underruns=st["underruns"],
-                        iq_samples=iq, waterfall_rows=self.waterfall.rows if self.waterfall else 0)
-        return 0
+                        iq_samples=iq, waterfall_rows=self.waterfall.rows if self.waterfall else 0,
+                        iq_dropped=self.recorder.dropped if self.recorder else None,
+                        waterfall_dropped=self.wsink.dropped if self.wsink else None)
+        return 3 if failed else 0
 
     def _watchdog(self) -> None:
         def bite():

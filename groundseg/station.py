@@ -51,6 +51,12 @@ Hooks for the control plane and metrics
   stored or published (the gateway's outbox, see ``groundseg.gateway``).
 * Retention (``groundseg.storage.retention``, the ``[storage]`` keys): at
   the first turn of the loop, after each pass and daily.
+* Clock steps (NTP, ``Clock.step_offset_s``): looked for at every turn of
+  the loop and in every slice of an idle wait (slices of wall time: a
+  backward step does not stretch one). A step is a ``warning``; planned
+  passes whose whole span it jumped over are failed ("missed: the clock
+  stepped forward by N s over the pass"), never flown late; a pass it
+  jumped into is flown for what is left; the plan is recomputed at once.
 
 Simulation (``SimOptions``): a ``SimClock`` running ``speed`` times faster
 than the wall clock, jumping over idle time (not while a control plane runs:
@@ -96,7 +102,7 @@ from typing import Any, Callable, Iterable
 from .errors import GroundsegError, InputError
 from .notify import Heartbeat
 from .orbit.elements import iso_utc
-from .schedule.clock import Clock, RealClock, SimClock
+from .schedule.clock import STEP_TOLERANCE_S, Clock, RealClock, SimClock
 from .schedule.executor import ExecutorSettings, PassExecutor, SignalProvider
 from .schedule.lifecycle import PassState
 from .schedule.supervisor import reap_orphans
@@ -234,6 +240,7 @@ class Station:
         self._next_replan = 0.0
         self._started = False
         self._next_retention = 0.0         # time.monotonic() of the next retention run
+        self._clock_offset: float | None = None  # the clock's step_offset_s() at the last check
         self.stop_reason = ""
         self.flown: list[Any] = []
         self.retention_reports: list[Any] = []
@@ -321,6 +328,7 @@ class Station:
         if self._started:
             return {}
         self._started = True
+        self._check_clock()
         self.events.publish("station.state", state="starting", reason="")
         orphans = reap_orphans(self.config.state_dir / "run")
         for o in orphans:
@@ -476,8 +484,43 @@ class Station:
         except Exception:  # noqa: BLE001
             log.exception("pass %s: cannot mark it failed", pass_id)
 
+    def _check_clock(self) -> bool:
+        """Notice a step of the clock since the last check (``Clock.step_offset_s``); True if it stepped.
+
+        A step is a warning; planned passes whose whole span it jumped over
+        are failed now (missed, with the size of the step: never flown late),
+        a pass it jumped into is flown for what is left of it (as after a
+        start in the middle of a pass), and the plan is recomputed at the
+        next turn of the loop.
+        """
+        fn = getattr(self.clock, "step_offset_s", None)
+        if fn is None:
+            return False
+        off = float(fn())
+        last, self._clock_offset = self._clock_offset, off
+        if last is None or abs(off - last) <= STEP_TOLERANCE_S:
+            return False
+        d = off - last
+        now = self.clock.now()
+        self._publish("warning", where="station",
+                      message=f"the clock stepped {'forward' if d > 0 else 'back'} by {abs(d):.0f} s "
+                              f"(now {iso_utc(now)} UTC): replanning")
+        if d > 0:
+            reason = f"missed: the clock stepped forward by {d:.0f} s over the pass"
+            for rec in self.store.passes([PassState.PLANNED], end_unix_s=now):
+                if rec.end_unix_s > now:
+                    continue
+                try:
+                    self.store.transition(rec.pass_id, PassState.FAILED, now, reason)
+                    self._publish("pass.state", pass_id=rec.pass_id, state="failed", reason=reason,
+                                  norad=rec.norad, satellite=None)
+                except GroundsegError as e:
+                    log.warning("cannot mark %s missed: %s", rec.pass_id, e)
+        self._replan.set()
+        return True
+
     def _idle_until(self, t: float) -> None:
-        """Wait for station time ``t`` (a simulation jumps), or until woken."""
+        """Wait for station time ``t`` (a simulation jumps), or until woken or the clock steps."""
         now = self.clock.now()
         if t <= now:
             return
@@ -487,10 +530,21 @@ class Station:
         self._wake.clear()
         if self._stop.is_set() or self._replan.is_set():
             return
-        while True:  # in slices, beating: a long idle wait is not a hang
+        # In slices of wall time, beating (a long idle wait is not a hang) and looking at the clock: a
+        # slice in station time would last as long as a backward step (an hour: the watchdog fires).
+        slice_s = 0.2 if isinstance(self.clock, SimClock) else 1.0
+        while True:
             self.heartbeat.beat()
-            step = min(t, self.clock.now() + self.heartbeat.period_s * self._speed())
-            if not self.clock.sleep_until(step, cancel=self._wake) or step >= t:
+            if self._check_clock():
+                return
+            now = self.clock.now()
+            if now >= t:
+                return
+            if isinstance(self.clock, SimClock) and self.clock.speed is None:
+                self.clock.sleep_until(t, cancel=self._wake)  # instant
+                return
+            wall = min(self.heartbeat.period_s, slice_s, (t - now) / self._speed())
+            if self._wake.wait(max(wall, 0.001)):
                 return
 
     def _speed(self) -> float:
@@ -512,6 +566,7 @@ class Station:
             while not self._stop.is_set():
                 self.heartbeat.beat()
                 self._retention_due()
+                self._check_clock()
                 now = self.clock.now()
                 if until_unix_s is not None and now >= until_unix_s:
                     break
@@ -590,6 +645,8 @@ def add_cli(sub) -> None:
     p.add_argument("--sim-samp-rate", type=float, default=48000.0, metavar="SPS",
                    help="simulation: sample rate of the synthesised IQ (default 48000)")
     p.add_argument("--catalog", metavar="DIR", help="seeds directory (default: the project's)")
+    p.add_argument("--skip-idle", action="store_true",
+                   help="simulation: jump over idle time even with a control plane (soak runs, demos)")
     p.add_argument("--json", action="store_true", help="print every event as one JSON line")
     p.set_defaults(func=cmd_station)
 

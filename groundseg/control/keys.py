@@ -4,7 +4,9 @@ Key files are ZeroMQ certificates (the ZPL text format pyzmq's ``zmq.auth``
 reads): ``NAME.key`` holds the public key, ``NAME.key_secret`` the public
 and the secret key. Secret files are created with mode 0600 from the start
 (``O_CREAT | O_EXCL``, never written then chmod-ed) and a secret file that
-group or others can read is refused when loaded. Secret keys are never
+group or others can read is refused when loaded. Directories made here are
+0700 whatever the umask; the station refuses a key directory (or its
+``clients/<role>`` directories) that group or others may write to. Secret keys are never
 printed or logged.
 
 The station's key directory (``[control] keys_dir``, default
@@ -60,9 +62,38 @@ def _check_name(name: str) -> str:
     return name
 
 
+def _private_dir(path: pathlib.Path) -> None:
+    """Create ``path`` and its missing parents with mode 0700 (whatever the umask: a key directory anyone can
+    write to lets anyone allow their own key, or replace the station's); existing directories are left as
+    they are."""
+    missing = []
+    p = pathlib.Path(path)
+    while not p.exists() and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        try:
+            d.mkdir(mode=0o700)
+        except FileExistsError:
+            pass
+        except OSError as e:
+            raise InputError(f"{d}: cannot create the key directory: {e.strerror or e}") from None
+
+
+def check_dir_mode(path: pathlib.Path) -> None:
+    """Refuse a key directory that group or others may write to (they could add or replace keys)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return  # absent: nothing in it to trust
+    if st.st_mode & 0o022:
+        raise InputError(f"{path}: the key directory is writable by others (mode {stat.S_IMODE(st.st_mode):04o}): "
+                         f"refused; run chmod go-w {path}")
+
+
 def _write_new(path: pathlib.Path, text: str, mode: int, force: bool) -> None:
     """Create ``path`` with ``mode`` from the first byte on (a replaced file is written aside, then renamed)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _private_dir(path.parent)
     target = path
     if path.exists() or path.is_symlink():
         if not force:
@@ -165,7 +196,11 @@ def role_dir(keys_dir: pathlib.Path, role: str) -> pathlib.Path:
 
 
 def load_server_keys(keys_dir: pathlib.Path) -> tuple[bytes, bytes]:
+    """The station's keypair; refused when the key directory or its client directories are writable by
+    group or others, or the secret file readable by them."""
     p = server_secret_path(keys_dir)
+    for d in (pathlib.Path(keys_dir), pathlib.Path(keys_dir) / CLIENTS_DIR, *(role_dir(keys_dir, r) for r in ROLES)):
+        check_dir_mode(d)
     if not p.exists():
         raise InputError(f"{p}: the station has no CURVE keypair: create it with "
                          f"`groundseg keys init --dir {keys_dir}` (or set security = \"plain\" on loopback)")
@@ -174,9 +209,8 @@ def load_server_keys(keys_dir: pathlib.Path) -> tuple[bytes, bytes]:
 
 def init_keys_dir(keys_dir: pathlib.Path, force: bool = False) -> tuple[pathlib.Path, pathlib.Path]:
     keys_dir = pathlib.Path(keys_dir)
-    keys_dir.mkdir(parents=True, exist_ok=True)
     for role in ROLES:
-        role_dir(keys_dir, role).mkdir(parents=True, exist_ok=True)
+        _private_dir(role_dir(keys_dir, role))
     return write_keypair(keys_dir, SERVER_NAME, force=force)
 
 

@@ -222,6 +222,13 @@ class ControlServer:
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.SNDHWM, hwm)
         sock.setsockopt(zmq.RCVHWM, hwm)
+        # ZMTP heartbeats: a peer that answers nothing for peer_timeout_s is disconnected. Beside dead
+        # peers, this ends a connection libzmq stopped reading after a message failed CURVE
+        # authentication (a tampered or replayed MESSAGE: libzmq 4.3 counts it and stalls that
+        # connection's input instead of closing it).
+        timeout_ms = max(1, int(self.settings.peer_timeout_s * 1000))
+        sock.setsockopt(zmq.HEARTBEAT_IVL, max(1, timeout_ms // 3))
+        sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, timeout_ms)
         if not self.settings.plain:
             public, secret = self._server_keys
             sock.curve_server = True

@@ -14,6 +14,7 @@
     workers = 2                             # threads running slow requests
     heartbeat_s = 5.0                       # period of the heartbeat event
     event_queue = 10000                     # events waiting for the PUB socket before they are dropped
+    peer_timeout_s = 30.0                   # a connection silent this long (no reply to ZMTP pings) is closed
 
 Without a ``[control]`` section the station runs without a control plane;
 with one, CURVE needs the station's keypair in the key directory
@@ -53,6 +54,7 @@ class ControlConfig:
     workers: int = 2
     heartbeat_s: float = 5.0
     event_queue: int = 10000
+    peer_timeout_s: float = 30.0
 
     @property
     def plain(self) -> bool:
@@ -112,6 +114,7 @@ def parse_control(value, path: str, errs: list[str]) -> ControlConfig | None:
         workers=t.get("workers", "integer", d.workers, check=between(1, 16)),
         heartbeat_s=t.get("heartbeat_s", "number", d.heartbeat_s, check=between(0.1, 3600)),
         event_queue=t.get("event_queue", "integer", d.event_queue, check=between(10, 1_000_000)),
+        peer_timeout_s=t.get("peer_timeout_s", "number", d.peer_timeout_s, check=between(0.3, 3600)),
     )
     t.done()
     ep, pub = vals["endpoint"], vals["pub_endpoint"]

@@ -9,6 +9,14 @@ k times faster than the wall clock (demos). Times are UTC Unix seconds.
 ``cancel`` (a ``threading.Event``) was set first, so a sleeping executor can
 be woken for shutdown or a replan.
 
+Clock steps (an NTP step, a suspend, an operator setting the time): a
+clock's ``step_offset_s()`` moves only when the clock is stepped, by the size
+of the step (``RealClock``: the wall clock against CLOCK_MONOTONIC, which
+NTP only slews; ``SimClock``: the sum of its ``step(dt_s)`` calls, which
+shift simulated time either way; its own jumps, ``set``/``advance``, and
+pauses are not steps). A loop that waits in station time compares it
+between turns (``groundseg.station``: replans, marks the passes jumped over).
+
 A ``SimClock`` can be paused (``with clock.paused(): ...``): simulated time
 stands still while the station does slow work of its own that takes no
 station time in reality, e.g. synthesising the signal of the next pass or
@@ -26,6 +34,7 @@ from typing import Iterator, Protocol, runtime_checkable
 from ..errors import InputError
 
 _MAX_WAIT_S = 1.0  # re-check the wall clock at least this often (it may be stepped)
+STEP_TOLERANCE_S = 2.0  # a change of step_offset_s() larger than this is a step (NTP slews < 0.5 ms/s)
 
 
 @runtime_checkable
@@ -38,6 +47,10 @@ class Clock(Protocol):
 class RealClock:
     def now(self) -> float:
         return time.time()
+
+    def step_offset_s(self) -> float:
+        """The wall clock against CLOCK_MONOTONIC: changes by the size of each step (see the docstring)."""
+        return time.time() - time.monotonic()
 
     def sleep_until(self, t_unix_s: float, cancel: threading.Event | None = None) -> bool:
         ev = cancel or threading.Event()
@@ -60,6 +73,7 @@ class SimClock:
         self._base_sim = float(start_unix_s)
         self._base_wall = time.monotonic()
         self._paused = 0  # nesting depth of pause()
+        self._stepped_s = 0.0
 
     def now(self) -> float:
         with self._lock:
@@ -109,6 +123,20 @@ class SimClock:
             self._base_wall = time.monotonic()
             self._lock.notify_all()
             return self._base_sim
+
+    def step(self, dt_s: float) -> float:
+        """Step the clock by ``dt_s`` either way, like an NTP step of a real clock; returns the new time."""
+        with self._lock:
+            self._base_sim = self._now_locked() + float(dt_s)
+            self._base_wall = time.monotonic()
+            self._stepped_s += float(dt_s)
+            self._lock.notify_all()
+            return self._base_sim
+
+    def step_offset_s(self) -> float:
+        """The sum of the steps so far (``step``); simulated jumps and pauses are not steps."""
+        with self._lock:
+            return self._stepped_s
 
     def set(self, t_unix_s: float) -> None:
         with self._lock:

@@ -31,6 +31,17 @@ Faults:
   to where the last one was); otherwise the pass fails with the reason;
 * the child does not come up within ``ready_timeout_s`` (or reports the SDR
   missing): the pass fails;
+* the IQ stream fails mid-pass (no sample for ``heartbeat_timeout_s`` while
+  samples are due, or an SDR stream that ends: see
+  ``flowgraphs.pass_runner``): the child reports it and exits 3, which is a
+  crash as above (restarted if allowed, else the pass fails with the reason);
+* a file source (simulation, recorded playback) that ends before the pass:
+  the file is all the signal there is, so the pass is ``completed`` and its
+  reason says how long before the end the signal ended (a warning too);
+* the disk fills while the child writes the IQ recording or the waterfall:
+  the child drops the IQ recording first (deleted, its space freed), then
+  the waterfall, and says so (``warning`` events, ``where: storage``);
+  reception, frames and forwarding go on and the pass completes;
 * the rotator cannot be opened or stops answering: the pass goes on without
   tracking and the report records the warning (after
   ``rotator_max_failures`` failed commands tracking stops for the pass);
@@ -773,6 +784,7 @@ class _PassRun:
                           "t_ref_unix_s": rec.start_unix_s} if self.waterfall else None,
             "status_interval_s": s.status_interval_s,
             "drain_timeout_s": s.stop_timeout_s,
+            "stall_timeout_s": s.heartbeat_timeout_s,
         }
         spec_path = self.artifacts.write_json(art.SPEC, spec)
         env = dict(os.environ)
@@ -866,8 +878,9 @@ class _PassRun:
             self.publish("radio", pass_id=rec.pass_id, state="ready", pid=msg.get("pid"),
                          samp_rate_sps=msg.get("samp_rate_sps"), decoders=msg.get("decoders"))
         elif kind == "warning":
-            self.report.warn("flowgraph", str(msg.get("message")), now)
-            self.publish("warning", pass_id=rec.pass_id, where="flowgraph", message=msg.get("message"))
+            where = "storage" if msg.get("where") == "storage" else "flowgraph"
+            self.report.warn(where, str(msg.get("message")), now)
+            self.publish("warning", pass_id=rec.pass_id, where=where, message=msg.get("message"))
         elif kind == "error":
             self.child_error = f"{msg.get('kind', 'error')}: {msg.get('message')}"
             self.report.error("flowgraph", str(msg.get("message")), now)
@@ -889,7 +902,7 @@ class _PassRun:
         if st is not None:
             if st.clean and (self.runs[-1].get("done") or {}).get("reason") == "end of input":
                 return _END_OF_INPUT
-            why = self.child_error or "no error reported"
+            why = self.child_error or self.log_hint() or "no error reported"
             return f"the flowgraph exited: {st.describe()}: {why}"
         if not self.ready.is_set():
             if time.monotonic() - self._wall_started > s.ready_timeout_s:
@@ -899,6 +912,26 @@ class _PassRun:
         if c.silent_s() > s.heartbeat_timeout_s:
             c.kill()
             return f"the flowgraph stopped responding for {s.heartbeat_timeout_s:g} s (killed)"
+        return None
+
+    def log_hint(self) -> str | None:
+        """The error a child that died without reporting one left in its log (a GNU Radio block's exception
+        terminates the process: "Got std::exception" then the exception), or None."""
+        try:
+            with open(self.artifacts.path(art.FLOWGRAPH_LOG), "rb") as f:
+                f.seek(0, os.SEEK_END)
+                f.seek(max(0, f.tell() - 8192))
+                lines = [ln.strip() for ln in f.read().decode("utf-8", "replace").splitlines()]
+        except OSError:
+            return None
+        lines = [ln for ln in lines if ln]
+        for i in range(len(lines) - 1, -1, -1):
+            if lines[i].startswith("Got std::exception") and i + 1 < len(lines):
+                return f"in the flowgraph: {lines[i + 1][:200]}"
+        for ln in reversed(lines):
+            head = ln.split(":", 1)[0]
+            if ":" in ln and " " not in head and head.endswith(("Error", "Exception")):
+                return f"in the flowgraph: {ln[:200]}"
         return None
 
     def end_child(self, how: ExitStatus | None = None) -> ExitStatus:
@@ -1039,6 +1072,11 @@ class _PassRun:
         restarts = self.report.counts.get("flowgraph_restarts", 0)
         n = self.report.counts.get("frames", 0)
         why = f"{n} frame(s)"
+        done = (self.runs[-1].get("done") or {}) if self.runs else {}
+        t_end = done.get("t_unix_s")
+        if done.get("reason") == "end of input" and isinstance(t_end, (int, float)) \
+                and t_end < self.rec.end_unix_s - 1.0:  # a file shorter than the pass: all of it was received
+            why += f"; the signal (a file) ended {self.rec.end_unix_s - t_end:.0f} s before the pass did"
         if restarts:
             why += f"; the flowgraph was restarted {restarts} time(s)"
         if errs and not restarts:

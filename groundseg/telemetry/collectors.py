@@ -17,7 +17,8 @@ the others still come):
 * ``events``: the event bus's ``published`` and ``errors``;
 * ``control`` (when a source is attached, e.g. the ``ControlServer``):
   ``counters()`` -> its flat dict (``replies_ok``, ``error_<code>``,
-  ``dropped_<reason>``, ``auth_refused``, ``pending``) and, when it has one,
+  ``dropped_<reason>``, ``auth_refused``, ``pending``, ``router_`` / ``pub_``
+  ``handshake_failed_<auth|protocol|other>``) and, when it has one,
   ``request_counts()`` -> ``{(command, result): n}``;
 * ``gateway`` (when a source is attached): ``sink_stats()`` ->
   ``{sink: {"queued": n, "forwarded": n, "failed": n, "rejected": n,
@@ -43,6 +44,8 @@ log = logging.getLogger(__name__)
 
 PARTS = ("plan", "tle", "devices", "events", "control", "gateway")
 NOT_FAULTS = ("commands", "retries", "reconnects")  # counted, but not faults (reconnects follow a fault)
+# reasons of the ControlServer's <socket>_handshake_failed_<reason> counters
+HANDSHAKE_FAILURES = ("auth", "protocol", "other")
 
 
 def add_process_collectors(registry: CollectorRegistry) -> None:
@@ -217,6 +220,11 @@ class StationCollector:
             refused = family(SCRAPED["groundseg_control_auth_refused"])
             refused.add_metric([], c["auth_refused"])
             out.append(refused)
+        handshakes = family(SCRAPED["groundseg_control_handshake_failures"])
+        for reason in HANDSHAKE_FAILURES:  # router_ and pub_ counters summed; 0 until one happens
+            handshakes.add_metric([reason], sum(c.get(f"{sock}_handshake_failed_{reason}", 0)
+                                                for sock in ("router", "pub")))
+        out.append(handshakes)
         if "pending" in c:
             out.append(_gauge("groundseg_control_pending_requests", c["pending"]))
         return out

@@ -4,7 +4,8 @@
 WSGI app (text format, or OpenMetrics when asked; gzip when accepted) from a
 threading WSGI server in a daemon thread; ``stop()`` shuts it down and
 closes the socket. ``/`` answers with a one-line pointer to ``/metrics``;
-anything else is 404. A port that cannot be bound is an ``InputError``
+any other path is 404, any method but GET 405 (the endpoint is read-only).
+A port that cannot be bound is an ``InputError``
 with the address and the system's reason. Port 0 takes a free port
 (``port`` tells which).
 """
@@ -63,6 +64,10 @@ class MetricsServer:
 
         def app(environ, start_response):
             path = environ.get("PATH_INFO") or "/"
+            if environ.get("REQUEST_METHOD", "GET") != "GET":  # read-only: no other method, on any path
+                start_response("405 Method Not Allowed", [("Content-Type", "text/plain; charset=utf-8"),
+                                                          ("Allow", "GET")])
+                return [b"method not allowed: metrics are read with GET /metrics\n"]
             if path == "/metrics":
                 return metrics(environ, start_response)
             if path == "/":

@@ -91,6 +91,9 @@ SCRAPED: dict[str, Scraped] = {s.name: s for s in (
     _s("control_replies", "counter", "Control-plane replies by result (ok or the error code)", "result"),
     _s("control_dropped", "counter", "Control-plane messages dropped unanswered, by reason", "reason"),
     _s("control_auth_refused", "counter", "Control-plane clients refused by CURVE authentication"),
+    _s("control_handshake_failures", "counter",
+       "Control-plane connections (request and event sockets) whose ZMTP/CURVE handshake or message "
+       "authentication failed: auth (key refused), protocol (replayed, tampered or malformed), other", "reason"),
     _s("control_pending_requests", "gauge", "Slow control-plane requests in flight"),
     # the gateway (when attached)
     _s("gateway_queue_depth", "gauge", "Frames waiting to be delivered to an upstream sink", "sink"),
