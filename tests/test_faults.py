@@ -472,6 +472,8 @@ def test_a_failing_rotator_line_is_counted_and_the_pass_goes_on_receiving(rotato
     if fault == "disconnect":  # the link was reopened through the stable path once the device was back
         assert emu.stats["unplugs"] == 1 and emu.stats["replugs"] == 1
         assert counters["reconnects"] == 1
+        assert _metric(generate_latest(metrics.registry).decode(), "groundseg_device_reconnects_total",
+                       device="rot") == 1
     assert st.gates["rot"].owner is None and emu.model.target() == (0.0, 90.0)
 
 

@@ -159,6 +159,7 @@ class StationCollector:
         cmds = family(SCRAPED["groundseg_device_commands"])
         retries = family(SCRAPED["groundseg_device_retries"])
         faults = family(SCRAPED["groundseg_device_faults"])
+        reconnects = family(SCRAPED["groundseg_device_reconnects"])
         merged: dict[tuple[str, str], int] = {}
         for name, total in self._dev_total.items():
             dev = self.device(name)
@@ -170,9 +171,11 @@ class StationCollector:
                 cmds.add_metric([dev], v)
             elif k == "retries":
                 retries.add_metric([dev], v)
-            elif k != "reconnects":
+            elif k == "reconnects":
+                reconnects.add_metric([dev], v)
+            else:
                 faults.add_metric([dev, k], v)
-        return [cmds, retries, faults]
+        return [cmds, retries, faults, reconnects]
 
     def _events(self, now: float) -> list[Metric]:
         if self.events is None:

@@ -81,6 +81,7 @@ SCRAPED: dict[str, Scraped] = {s.name: s for s in (
     # hardware bridge devices (firmware_bridge.counters)
     _s("device_commands", "counter", "Operations attempted on a hardware device", "device"),
     _s("device_retries", "counter", "Attempts after the first on a hardware device", "device"),
+    _s("device_reconnects", "counter", "Times a hardware device's link was reopened after a loss", "device"),
     _s("device_faults", "counter", "Faults of a hardware device by kind (timeouts, malformed replies...)",
        "device", "fault"),
     # the event bus
