@@ -237,6 +237,10 @@ BAD_OMM = [
     ("eccentricity 1.5", _json_with(ECCENTRICITY=1.5), "eccentricity 1.5 is outside [0, 1)"),
     ("norad text", _json_with(NORAD_CAT_ID="abc"), "NORAD_CAT_ID: 'abc' is not an integer"),
     ("norad fraction", _json_with(NORAD_CAT_ID=3.5), "NORAD_CAT_ID: 3.5 is not an integer"),
+    # JSON allows 400-digit integers: float() of one overflowed out of the parser (found by bench_fuzz)
+    ("huge integer", _json_with(ARG_OF_PERICENTER=10 ** 400), "ARG_OF_PERICENTER: 100000000000...(401 digits) "
+                                                              "is not finite"),
+    ("huge norad", _json_with(NORAD_CAT_ID=10 ** 400), "NORAD_CAT_ID 100000000000...(401 digits) is not a valid"),
     ("json syntax", "[{\"EPOCH\": }]", "not valid JSON"),
     ("json not objects", "[1, 2]", "expected an object of OMM keywords"),
     ("xml broken", XML.replace("</omm>", ""), "not well-formed XML"),

@@ -73,10 +73,22 @@ def _num(v, key: str, where: str, errs: list[str], integer: bool = False):
     if integer and (not isinstance(x, int) and not float(x).is_integer()):
         errs.append(f"{where}: {key}: {x!r} is not an integer")
         return None
-    if not integer and not math.isfinite(float(x)):
-        errs.append(f"{where}: {key}: {x!r} is not finite")
+    try:
+        finite = math.isfinite(float(x))
+    except OverflowError:  # an integer beyond float range (JSON allows any number of digits)
+        finite = False
+    if not integer and not finite:
+        errs.append(f"{where}: {key}: {_short_num(x)} is not finite")
+        return None
+    if integer and isinstance(x, float) and not finite:
+        errs.append(f"{where}: {key}: {_short_num(x)} is not an integer")
         return None
     return int(x) if integer else float(x)
+
+
+def _short_num(x) -> str:
+    r = repr(x)
+    return r if len(r) <= 24 else f"{r[:12]}...({len(r)} digits)"
 
 
 def element_set_from_fields(fields: dict, where: str, source: str = "") -> tuple[ElementSet | None, list[str]]:
@@ -94,7 +106,7 @@ def element_set_from_fields(fields: dict, where: str, source: str = "") -> tuple
         vals[attr] = _num(f[key], key, where, errs)
     norad = _num(f["NORAD_CAT_ID"], "NORAD_CAT_ID", where, errs, integer=True)
     if norad is not None and not (0 < norad <= 999999999):
-        errs.append(f"{where}: NORAD_CAT_ID {norad} is not a valid catalog number")
+        errs.append(f"{where}: NORAD_CAT_ID {_short_num(norad)} is not a valid catalog number")
     for key, (attr, default) in _INTS.items():
         v = f.get(key)
         vals[attr] = default if v in (None, "") else _num(v, key, where, errs, integer=True)
