@@ -153,6 +153,8 @@ def test_blackouts(store):
     ({"id": "b", "start": "2026-01-01T00:00:00", "end": "2026-01-01T01:00:00Z"}, "has no time zone"),
     ({"id": "b c", "start": 0, "end": 10}, "id: expected a name"),
     ({"id": "b", "start": 0, "end": 10, "colour": 1}, "colour: unknown key"),
+    ({"id": "b", "start": 0, "end": 10 ** 400}, r"end: 100000000000\.\.\.\(401 digits\) is not a Unix time"),
+    ({"id": "b", "start": float("nan"), "end": 10}, "start: nan is not a Unix time"),
 ])
 def test_bad_blackouts(d, msg):
     with pytest.raises(InputError, match=msg):

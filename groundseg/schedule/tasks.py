@@ -109,8 +109,9 @@ def _time(v: Any, path: str, errs: list[str]) -> float | None:
         errs.append(f"{path}: expected a UTC time, got {v!r}")
         return None
     if isinstance(v, (int, float)):
-        if not math.isfinite(v) or not 0 <= v < 4102444800:
-            errs.append(f"{path}: {v!r} is not a Unix time before 2100")
+        if not 0 <= v < 4102444800:  # (also NaN, infinities and integers beyond float range)
+            shown = repr(v) if len(repr(v)) <= 24 else f"{repr(v)[:12]}...({len(repr(v))} digits)"
+            errs.append(f"{path}: {shown} is not a Unix time before 2100")
             return None
         return float(v)
     if isinstance(v, str):
