@@ -83,6 +83,7 @@ stopped, rotator parked) and everything is closed in the reverse order
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import itertools
@@ -196,6 +197,9 @@ class SimOptions:
 
 # --- the station ---------------------------------------------------------------------------------
 
+KEEP_REPORTS = 32   # pass reports a daemon keeps in memory (each pass's report is on disk too)
+
+
 class Station:
     def __init__(self, config, clock: Clock | None = None, *, catalog=None, simulate: SimOptions | None = None,
                  signals: SignalProvider | None = None, rotator_factory: Callable[[str], Any] | None = None,
@@ -242,7 +246,10 @@ class Station:
         self._next_retention = 0.0         # time.monotonic() of the next retention run
         self._clock_offset: float | None = None  # the clock's step_offset_s() at the last check
         self.stop_reason = ""
-        self.flown: list[Any] = []
+        # the reports of the last passes flown (all of them up to run()'s max_passes; a daemon flying for
+        # months keeps the last KEEP_REPORTS: each holds its Doppler and rotator tracks, a few hundred kB)
+        self.flown: collections.deque = collections.deque(maxlen=KEEP_REPORTS)
+        self.passes_flown = 0
         self.retention_reports: list[Any] = []
 
     # --- composition helpers --------------------------------------------------------------
@@ -557,11 +564,16 @@ class Station:
         """Fly planned passes until stopped, ``max_passes`` flown, or station time ``until_unix_s``.
 
         A simulation with nothing planned within ``max_idle_s`` returns
-        (``math.inf``: never, e.g. a daemon with a control plane).
+        (``math.inf``: never, e.g. a daemon with a control plane). Returns the
+        reports of the passes this call flew (the last ``KEEP_REPORTS`` when
+        there is no ``max_passes``).
         """
         self.start()
         setup_s = self.config.planner.setup_s
         idle_since = None
+        flown_here = 0
+        if max_passes is not None and max_passes > (self.flown.maxlen or 0):
+            self.flown = collections.deque(self.flown, maxlen=max_passes)
         try:
             while not self._stop.is_set():
                 self.heartbeat.beat()
@@ -617,11 +629,13 @@ class Station:
                 finally:
                     self._next_retention = 0.0  # after each pass
                 self.flown.append(report)
-                if max_passes is not None and len(self.flown) >= max_passes:
+                self.passes_flown += 1
+                flown_here += 1
+                if max_passes is not None and flown_here >= max_passes:
                     break
         finally:
             self._set_state("stopped", self.stop_reason)
-        return self.flown
+        return list(self.flown)[-flown_here:] if flown_here else []
 
 
 # --- `groundseg station` ------------------------------------------------------------------------------
