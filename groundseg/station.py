@@ -197,7 +197,7 @@ class SimOptions:
 
 # --- the station ---------------------------------------------------------------------------------
 
-KEEP_REPORTS = 32   # pass reports a daemon keeps in memory (each pass's report is on disk too)
+KEEP_REPORTS = 8    # pass reports a daemon keeps in memory (each is on disk too, and in the store)
 
 
 class Station:
