@@ -97,7 +97,7 @@ def _monitor_events():
 
 
 class _Monitored:
-    """A socket with a monitor that notices a refused CURVE handshake."""
+    """A socket (``_sock``, in ``_ctx``) with a monitor that notices a refused CURVE handshake."""
 
     def _open_monitor(self, sock):
         self._mon = sock.get_monitor_socket(_monitor_events())
@@ -125,6 +125,20 @@ class _Monitored:
         except Exception:  # noqa: BLE001
             pass
         self._mon.close(0)
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._close_monitor(self._sock)
+            self._sock.close(0)
+            self._sock = None
+        if self._own_ctx:
+            self._ctx.term()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 class Client(_Monitored):
@@ -167,19 +181,6 @@ class Client(_Monitored):
         self.stats["reconnects"] += 1
         self._connect()
 
-    def close(self) -> None:
-        if self._sock is not None:
-            self._close_monitor(self._sock)
-            self._sock.close(0)
-            self._sock = None
-        if self._own_ctx:
-            self._ctx.term()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     # --- requests ------------------------------------------------------------------------------
 
@@ -335,19 +336,6 @@ class Subscriber(_Monitored):
             if ev is not None:
                 yield ev
 
-    def close(self) -> None:
-        if self._sock is not None:
-            self._close_monitor(self._sock)
-            self._sock.close(0)
-            self._sock = None
-        if self._own_ctx:
-            self._ctx.term()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 # --- where the station is --------------------------------------------------------------------------
