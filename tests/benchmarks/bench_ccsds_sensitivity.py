@@ -343,16 +343,9 @@ def main() -> None:
 
 
 def plot(configs, measured, theory, genie_grid, genie, spectrum, r_i5) -> None:  # noqa: C901
-    try:
-        import matplotlib
-    except ImportError:
-        print("matplotlib missing: no plot")
-        return
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from _plot import OUT as out, pyplot
 
-    out = ROOT / "bench-out"
-    out.mkdir(exist_ok=True)
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(13, 6.4))
     ax = axes[0]
     floor = 0.5 / MAX_FRAMES

@@ -202,16 +202,9 @@ def main() -> None:
 
 
 def plot(cfgs, measured, xs, theory) -> None:
-    try:
-        import matplotlib
-    except ImportError:
-        print("matplotlib missing: no plot")
-        return
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from _plot import OUT as out, pyplot
 
-    out = ROOT / "bench-out"
-    out.mkdir(exist_ok=True)
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(9, 6.5))
     labels = {"ngham47": "exact, hard-decision RS t=8", "ngham255": "exact, hard-decision RS t=16",
               "mobitex": "union bound, soft ML (12,8) words",

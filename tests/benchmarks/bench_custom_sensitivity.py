@@ -376,16 +376,9 @@ def main() -> None:
 
 
 def plot(cases, measured, theory, vgrid, gfer) -> None:
-    try:
-        import matplotlib
-    except ImportError:
-        print("matplotlib missing: no plot")
-        return
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from _plot import OUT as out, pyplot
 
-    out = ROOT / "bench-out"
-    out.mkdir(exist_ok=True)
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(14, 6.8))
     groups = (("tcat1", "astro_nrzi", "astro_nrz", "swiatowid", "opssat", "reaktor",
                "reaktor_norep"), ("aausat4", "snet", "snet_ml"))
